@@ -1,0 +1,83 @@
+// Config: everything `wisp` is told by mosquitto.conf-syntax files and the command line.
+// load_config() parses; errors name the file and line. Defaults (no file): MQTT/TCP on
+// 127.0.0.1:1883 and WebSocket+HTTP+MQTT (one port) on 127.0.0.1:8080, anonymous allowed,
+// data in ./wisp-data.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/core/broker_config.h"
+#include "protocol/result.h"
+
+namespace broker::app {
+
+enum class ListenerProtocol { mqtt, websockets };
+enum class SocketDomain { any, ipv4, ipv6 };
+
+struct TlsConfig {
+  std::string certfile;
+  std::string keyfile;
+  std::string cafile;
+  std::string capath;
+  std::string crlfile;
+  std::string ciphers;      // TLS <= 1.2 cipher list (OpenSSL syntax)
+  std::string tls_version;  // minimum: "tlsv1.2" (default) or "tlsv1.3"
+  bool require_certificate = false;
+  bool use_identity_as_username = false;
+  bool use_subject_as_username = false;
+};
+
+struct ListenerConfig {
+  std::uint16_t port = 0;
+  std::string bind_address;  // empty = all addresses (needs an explicit config line)
+  SocketDomain socket_domain = SocketDomain::any;
+  ListenerProtocol protocol = ListenerProtocol::mqtt;
+  // websockets listeners: also accept native MQTT and plain HTTP on the same port (default
+  // on; `wisp_one_port false` turns it off).
+  bool one_port = true;
+  std::vector<std::string> ws_paths = {"/mqtt", "/"};
+  bool websockets_strict = false;            // 400 for clients offering no known subprotocol
+  std::vector<std::string> allowed_origins;  // empty = any Origin
+  std::uint32_t ws_ping_interval_s = 45;     // server WS pings; 0 = off
+  std::string http_dir;                      // static files; empty = none
+  std::optional<TlsConfig> tls;
+  core::ListenerPolicy policy;  // allow_anonymous, max_connections, mount_point, name
+  // Per-listener auth files (per_listener_settings true); else the global ones apply.
+  std::string password_file;
+  std::string acl_file;
+  std::string file;  // where it was declared: "path:line", for messages
+};
+
+enum class PersistenceSync { normal, full };
+
+struct Config {
+  core::BrokerConfig broker;
+  std::vector<ListenerConfig> listeners;
+  std::size_t max_connections = 0;  // global; 0 = unlimited
+
+  bool persistence = true;
+  std::string persistence_location = "./wisp-data";
+  std::string persistence_file = "wisp.db";
+  PersistenceSync persistence_sync = PersistenceSync::normal;
+
+  bool per_listener_settings = false;
+  std::string password_file;
+  std::string acl_file;
+
+  std::vector<std::string> log_dest = {"stderr"};  // "stderr", "stdout", "file PATH"
+  std::vector<std::string> log_type;               // mosquitto log_type values
+  bool verbose = false;
+
+  std::vector<std::string> warnings;  // "file:line: ..." for known-but-unsupported keys
+};
+
+// The built-in defaults described above.
+Config default_config();
+
+// Parses a mosquitto.conf-syntax file (with include_dir). On error: "path:line: message".
+protocol::Result<Config, protocol::Error> load_config(const std::string& path);
+
+}  // namespace broker::app

@@ -1,0 +1,2 @@
+// decoder: implementation pending.
+#include "protocol/decoder.h"

@@ -1,0 +1,2 @@
+// encoder: implementation pending.
+#include "protocol/encoder.h"

@@ -1,0 +1,2 @@
+// packets: implementation pending.
+#include "protocol/packets.h"

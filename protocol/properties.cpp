@@ -1,0 +1,2 @@
+// properties: implementation pending.
+#include "protocol/properties.h"

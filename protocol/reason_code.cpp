@@ -1,0 +1,2 @@
+// reason_code: implementation pending.
+#include "protocol/reason_code.h"

@@ -1,0 +1,2 @@
+// topic: implementation pending.
+#include "protocol/topic.h"
