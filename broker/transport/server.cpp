@@ -1,0 +1,521 @@
+// Server: the lws context, one vhost per listener, the single lws callback (a table of
+// trampolines), HTTP (/healthz, static files), connection limits, the tick and shutdown.
+#include "broker/transport/server.h"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "broker/transport/link.h"
+#include "broker/transport/loop_state.h"
+
+namespace broker::transport {
+
+namespace {
+
+constexpr const char* kProtoMqtt = "mqtt";
+constexpr const char* kProtoMqttV31 = "mqttv3.1";
+constexpr const char* kProtoRaw = "mqtt-raw";
+constexpr const char* kProtoHttpApi = "http-api";
+
+extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
+                      std::size_t len) noexcept;
+
+struct TimerSlot {  // lws_sul is the first member so the callback can recover the Impl
+  lws_sorted_usec_list_t sul;
+  Server::Impl* impl;
+};
+
+bool is_ipv4_literal(const std::string& s) {
+  in_addr a{};
+  return !s.empty() && inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+std::string peer_address(lws* wsi) {
+  sockaddr_storage ss{};
+  socklen_t n = sizeof ss;
+  const int fd = lws_get_socket_fd(wsi);
+  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &n) != 0) return "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return "?";
+}
+
+std::string header(lws* wsi, lws_token_indexes token) {
+  const int n = lws_hdr_total_length(wsi, token);
+  if (n <= 0) return {};
+  std::string s(static_cast<std::size_t>(n) + 1, '\0');
+  if (lws_hdr_copy(wsi, s.data(), n + 1, token) < 0) return {};
+  s.resize(static_cast<std::size_t>(n));
+  return s;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void lws_log_to_spdlog(int level, const char* line) {
+  std::string_view s(line);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
+  if (level == LLL_ERR) {
+    spdlog::warn("lws: {}", s);
+  } else {
+    spdlog::debug("lws: {}", s);
+  }
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) { loop_.options = &options_; }
+  ~Impl() { destroy_context(); }
+
+  protocol::Status start();
+  void run();
+  void request_stop() noexcept {
+    stop_requested_.store(true);
+    if (lws_context* ctx = context_.load()) lws_cancel_service(ctx);
+  }
+  const ServerCounters& counters() const noexcept { return loop_.counters; }
+
+  // Trampoline targets.
+  int filter_network(lws* wsi);
+  int confirm_upgrade(lws* wsi, const char* upgrade);
+  int open(lws* wsi, ConnectionSlot* slot, bool websocket);
+  int http(lws* wsi, ConnectionSlot* slot);
+  int http_writeable(lws* wsi, ConnectionSlot* slot);
+  int wake();
+  void maybe_finish_drain();
+
+ private:
+  protocol::Status add_listener(ListenerState& l);
+  void begin_shutdown();
+  void destroy_context();
+  static void on_tick(lws_sorted_usec_list_t* sul);
+  static void on_drain_deadline(lws_sorted_usec_list_t* sul);
+  bool over_limit(const ListenerState& l) const;
+  void log_refusal(ListenerState& l, const char* why);
+
+  ServerOptions options_;
+  LoopState loop_;
+  std::atomic<lws_context*> context_{nullptr};
+  std::atomic<bool> stop_requested_{false};
+  std::vector<std::unique_ptr<ListenerState>> listeners_;
+  TimerSlot tick_{{}, this};
+  TimerSlot drain_deadline_{{}, this};
+};
+
+namespace {
+Server::Impl& impl_of(lws* wsi) {
+  return *static_cast<Server::Impl*>(lws_context_user(lws_get_context(wsi)));
+}
+ListenerState* listener_of(lws* wsi) {
+  lws_vhost* vh = lws_get_vhost(wsi);
+  return vh ? static_cast<ListenerState*>(lws_get_vhost_user(vh)) : nullptr;
+}
+}  // namespace
+
+protocol::Status Server::Impl::start() {
+  if (!options_.make_endpoint) return protocol::fail("transport: no endpoint factory");
+  if (options_.listeners.empty()) return protocol::fail("no listener configured");
+  lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_spdlog);
+
+  lws_context_creation_info info{};
+  info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  switch (options_.event_lib) {
+    case EventLib::poll: break;
+    case EventLib::libuv: info.options |= LWS_SERVER_OPTION_LIBUV; break;
+    case EventLib::libev: info.options |= LWS_SERVER_OPTION_LIBEV; break;
+  }
+  info.pt_serv_buf_size = 64 * 1024;      // 64 KiB RX chunks (LWS-NOTES §3)
+  info.max_http_header_data = 16 * 1024;  // long cookies (LWS-NOTES §7)
+  info.user = this;
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  lws_context* ctx = lws_create_context(&info);
+  if (!ctx) return protocol::fail("libwebsockets: cannot create the event loop context");
+  context_.store(ctx);
+  loop_.context = ctx;
+
+  for (const auto& spec : options_.listeners) {
+    auto l = std::make_unique<ListenerState>();
+    l->spec = spec;
+    const bool tls = spec.tls.has_value();
+    const char* kind =
+        spec.kind == ListenerKind::mqtt ? (tls ? "mqtts" : "mqtt") : (tls ? "wss" : "ws");
+    l->label = spec.name.empty() ? std::string(kind) + ":" + std::to_string(spec.port) : spec.name;
+    if (auto st = add_listener(*l); !st) return st;
+    listeners_.push_back(std::move(l));
+  }
+  lws_sul_schedule(
+      ctx, 0, &tick_.sul, on_tick,
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.tick_interval).count());
+  return protocol::ok();
+}
+
+protocol::Status Server::Impl::add_listener(ListenerState& l) {
+  const ListenerSpec& spec = l.spec;
+  if (spec.port == 0) return protocol::fail(l.label + ": port 0 is not supported");
+  const std::size_t session = sizeof(ConnectionSlot);
+  auto proto = [&](const char* name, std::size_t tx) {
+    lws_protocols p{};
+    p.name = name;
+    p.callback = on_lws;
+    p.per_session_data_size = session;
+    p.tx_packet_size = tx;
+    return p;
+  };
+  const bool ws = spec.kind == ListenerKind::websockets;
+  lws_context_creation_info vi{};
+  vi.port = spec.port;
+  vi.iface = spec.bind_address.empty() ? nullptr : spec.bind_address.c_str();
+  vi.vhost_name = l.label.c_str();
+  vi.user = &l;
+  vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  // With IPv6 enabled, an IPv4 literal iface silently binds every address (LWS-NOTES §2).
+  if (spec.family == AddressFamily::ipv4 || is_ipv4_literal(spec.bind_address)) {
+    vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  } else if (spec.family == AddressFamily::ipv6) {
+    vi.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+  }
+  if (ws) {
+    // protocols[0] = mqtt: clients offering no subprotocol bind it (LWS-NOTES §2), and it
+    // also receives the HTTP callbacks of unmatched URLs (same callback, falls to the dummy).
+    l.protocols.push_back(proto(kProtoMqtt, kStagingCap));
+    l.protocols.push_back(proto(kProtoMqttV31, kStagingCap));
+    l.protocols.push_back(proto(kProtoHttpApi, 0));
+    if (spec.one_port) {
+      l.protocols.push_back(proto(kProtoRaw, kStagingCap));
+      vi.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+      vi.listen_accept_role = "raw-skt";
+      vi.listen_accept_protocol = kProtoRaw;
+    }
+    // Mounts: /healthz (callback) then static files on / when http_dir is set.
+    lws_http_mount& health = l.mounts[0];
+    health.mountpoint = "/healthz";
+    health.mountpoint_len = static_cast<unsigned char>(std::strlen(health.mountpoint));
+    health.origin = kProtoHttpApi;
+    health.origin_protocol = LWSMPRO_CALLBACK;
+    if (!spec.http_dir.empty()) {
+      char resolved[PATH_MAX];
+      if (!realpath(spec.http_dir.c_str(), resolved)) {
+        return protocol::fail(l.label + ": http_dir '" + spec.http_dir + "' does not exist");
+      }
+      l.http_origin = resolved;
+      lws_http_mount& files = l.mounts[1];
+      files.mountpoint = "/";
+      files.mountpoint_len = 1;
+      files.origin = l.http_origin.c_str();
+      files.def = "index.html";
+      files.origin_protocol = LWSMPRO_FILE;
+      health.mount_next = &files;
+    }
+    vi.mounts = &l.mounts[0];
+    // Server pings keep idle links alive through proxies; hang up if no PONG comes back.
+    l.retry.secs_since_valid_ping =
+        spec.ws_ping_interval_s ? static_cast<std::uint16_t>(spec.ws_ping_interval_s) : 0xffff;
+    l.retry.secs_since_valid_hangup = spec.ws_ping_interval_s
+                                          ? static_cast<std::uint16_t>(std::min<std::uint32_t>(
+                                                spec.ws_ping_interval_s * 2, 0xfffe))
+                                          : 0;
+    vi.retry_and_idle_policy = &l.retry;
+  } else {
+    l.protocols.push_back(proto(kProtoRaw, kStagingCap));
+    vi.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+    vi.listen_accept_role = "raw-skt";
+    vi.listen_accept_protocol = kProtoRaw;
+  }
+  l.protocols.push_back(lws_protocols{});  // terminator
+  vi.protocols = l.protocols.data();
+  if (spec.tls) {
+    // Without DO_SSL_GLOBAL_INIT on the vhost itself it would serve plaintext (LWS-NOTES §2).
+    vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    vi.ssl_cert_filepath = spec.tls->certfile.c_str();
+    vi.ssl_private_key_filepath = spec.tls->keyfile.c_str();
+    if (!spec.tls->cafile.empty()) {
+      vi.ssl_ca_filepath = spec.tls->cafile.c_str();
+      vi.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+      if (!spec.tls->require_certificate) vi.options |= LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
+    }
+    if (!spec.tls->ciphers.empty()) vi.ssl_cipher_list = spec.tls->ciphers.c_str();
+    vi.alpn = "http/1.1";  // h2 would break the WebSocket upgrade
+  }
+  l.vhost = lws_create_vhost(loop_.context, &vi);
+  if (!l.vhost) {
+    return protocol::fail(l.label + ": cannot listen on " +
+                          (spec.bind_address.empty() ? std::string("*") : spec.bind_address) + ":" +
+                          std::to_string(spec.port) + " (address in use or not available)");
+  }
+  spdlog::info(
+      "listening: {} on {}:{}{}", l.label, spec.bind_address.empty() ? "*" : spec.bind_address,
+      spec.port,
+      ws ? (spec.one_port ? " (WebSocket + HTTP + MQTT on one port)" : " (WebSocket + HTTP)") : "");
+  return protocol::ok();
+}
+
+void Server::Impl::run() {
+  lws_context* ctx = loop_.context;
+  if (!ctx) return;
+  while (!loop_.exit_loop) {
+    if (lws_service(ctx, 0) < 0) break;
+  }
+}
+
+void Server::Impl::destroy_context() {
+  lws_context* ctx = context_.exchange(nullptr);
+  if (!ctx) return;
+  // Live links get CLOSED/RAW_CLOSE here (treated as abrupt by the engine).
+  lws_context_destroy(ctx);
+  loop_.context = nullptr;
+}
+
+bool Server::Impl::over_limit(const ListenerState& l) const {
+  if (options_.max_connections != 0 && loop_.links.size() >= options_.max_connections) return true;
+  return l.spec.max_connections != 0 && l.links >= l.spec.max_connections;
+}
+
+void Server::Impl::log_refusal(ListenerState& l, const char* why) {
+  ++loop_.counters.rejected_limit;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - l.last_refusal_log < std::chrono::seconds(1)) {
+    ++l.refusals_unlogged;
+    return;
+  }
+  spdlog::warn("{}: connection refused: {} ({} more refused in the last second)", l.label, why,
+               l.refusals_unlogged);
+  l.refusals_unlogged = 0;
+  l.last_refusal_log = now;
+}
+
+int Server::Impl::filter_network(lws* wsi) {
+  ListenerState* l = listener_of(wsi);
+  if (!l) return 0;
+  if (loop_.draining) return 1;
+  if (over_limit(*l)) {
+    log_refusal(*l, "max_connections reached");
+    return 1;
+  }
+  return 0;
+}
+
+// Validates a WebSocket upgrade before lws picks a protocol, so a refused client gets an
+// HTTP status instead of a silent close (LWS-NOTES §2).
+int Server::Impl::confirm_upgrade(lws* wsi, const char* upgrade) {
+  ListenerState* l = listener_of(wsi);
+  if (!l) return -1;
+  if (!upgrade || std::strcmp(upgrade, "websocket") != 0) {
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "only WebSocket upgrades");
+    return 1;
+  }
+  if (loop_.draining) {
+    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
+    return 1;
+  }
+  if (over_limit(*l)) {
+    log_refusal(*l, "max_connections reached");
+    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
+    return 1;
+  }
+  const std::string path = header(wsi, WSI_TOKEN_GET_URI);
+  const auto& paths = l->spec.ws_paths;
+  if (std::find(paths.begin(), paths.end(), path) == paths.end()) {
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no MQTT endpoint on this path");
+    return 1;
+  }
+  if (!l->spec.allowed_origins.empty()) {
+    const std::string origin = header(wsi, WSI_TOKEN_ORIGIN);
+    const auto& allowed = l->spec.allowed_origins;
+    if (std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+      spdlog::info("{}: WebSocket upgrade refused: Origin '{}' not allowed", l->label, origin);
+      lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+      return 1;
+    }
+  }
+  const std::string offered = header(wsi, WSI_TOKEN_PROTOCOL);
+  bool known = false;
+  std::string_view rest = offered;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view token = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (token == kProtoRaw || token == kProtoHttpApi) {  // internal names are not for clients
+      lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "unsupported subprotocol");
+      return 1;
+    }
+    if (token == kProtoMqtt || token == kProtoMqttV31) known = true;
+  }
+  if (!offered.empty() && !known) {
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol mqtt required");
+    return 1;
+  }
+  // [MQTT-6.0.0-3] is the client's MUST; header-less clients are accepted unless strict.
+  if (offered.empty() && l->spec.websockets_strict) {
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "subprotocol mqtt required");
+    return 1;
+  }
+  return 0;
+}
+
+int Server::Impl::open(lws* wsi, ConnectionSlot* slot, bool websocket) {
+  ListenerState* l = listener_of(wsi);
+  if (!slot || !l) return -1;
+  const bool tls = lws_is_ssl(wsi) != 0;
+  core::ConnectionInfo info;
+  info.transport = websocket ? (tls ? core::TransportKind::wss : core::TransportKind::ws)
+                             : (tls ? core::TransportKind::tls : core::TransportKind::tcp);
+  info.remote_address = peer_address(wsi);
+  info.listener = l->spec.policy;
+  if (websocket) {
+    char ticket[2048];
+    if (const char* v = lws_get_urlarg_by_name(wsi, "ticket=", ticket, sizeof ticket)) {
+      info.ticket = std::string(v);
+    }
+  }
+  if (loop_.draining) return -1;
+  slot->link = Link::open(loop_, *l, wsi, info.transport, std::move(info));
+  return slot->link ? 0 : -1;
+}
+
+int Server::Impl::http(lws* wsi, ConnectionSlot* slot) {
+  const lws_protocols* p = lws_get_protocol(wsi);
+  if (!slot || !p || std::strcmp(p->name, kProtoHttpApi) != 0) return -2;  // not ours
+  unsigned char buf[LWS_PRE + 512];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* pos = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/plain", 3, &pos, end) ||
+      lws_finalize_write_http_header(wsi, start, &pos, end)) {
+    return 1;
+  }
+  slot->http_reply = HttpReply::healthz;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int Server::Impl::http_writeable(lws* wsi, ConnectionSlot* slot) {
+  if (!slot || slot->http_reply != HttpReply::healthz) return -2;  // not ours
+  slot->http_reply = HttpReply::none;
+  unsigned char buf[LWS_PRE + 8];
+  std::memcpy(buf + LWS_PRE, "ok\n", 3);
+  if (lws_write(wsi, buf + LWS_PRE, 3, LWS_WRITE_HTTP_FINAL) != 3) return -1;
+  if (lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
+// EVENT_WAIT_CANCELLED fires once per protocol of every vhost per wake-up; the atomic
+// exchange makes exactly one of them act (LWS-NOTES §5). Always 0.
+int Server::Impl::wake() {
+  if (stop_requested_.exchange(false)) begin_shutdown();
+  return 0;
+}
+
+void Server::Impl::begin_shutdown() {
+  if (loop_.draining) return;
+  loop_.draining = true;
+  spdlog::info("shutting down: {} connection(s) to close", loop_.links.size());
+  if (options_.on_shutdown) options_.on_shutdown();  // v5 clients get DISCONNECT 0x8B
+  std::vector<Link*> links(loop_.links.begin(), loop_.links.end());
+  for (Link* link : links) link->close(protocol::ReasonCode::server_shutting_down);
+  lws_sul_schedule(
+      loop_.context, 0, &drain_deadline_.sul, on_drain_deadline,
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.shutdown_grace).count());
+  maybe_finish_drain();
+}
+
+void Server::Impl::maybe_finish_drain() {
+  if (loop_.draining && loop_.links.empty()) loop_.exit_loop = true;
+}
+
+void Server::Impl::on_tick(lws_sorted_usec_list_t* sul) {
+  Impl& self = *reinterpret_cast<TimerSlot*>(sul)->impl;
+  if (self.options_.on_tick) self.options_.on_tick();
+  std::vector<Link*> links(self.loop_.links.begin(), self.loop_.links.end());
+  for (Link* link : links) link->check_output_limits();
+  self.maybe_finish_drain();
+  lws_sul_schedule(
+      self.loop_.context, 0, &self.tick_.sul, on_tick,
+      std::chrono::duration_cast<std::chrono::microseconds>(self.options_.tick_interval).count());
+}
+
+void Server::Impl::on_drain_deadline(lws_sorted_usec_list_t* sul) {
+  Impl& self = *reinterpret_cast<TimerSlot*>(sul)->impl;
+  if (!self.loop_.links.empty()) {
+    spdlog::warn("shutdown: {} connection(s) did not drain in time; closing them",
+                 self.loop_.links.size());
+  }
+  self.loop_.exit_loop = true;
+}
+
+namespace {
+
+// The one lws callback: converts arguments and calls one named method per reason.
+extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
+                      std::size_t len) noexcept {
+  auto* slot = static_cast<ConnectionSlot*>(user);
+  switch (why) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: return impl_of(wsi).filter_network(wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return impl_of(wsi).confirm_upgrade(wsi, static_cast<const char*>(in));
+    case LWS_CALLBACK_ESTABLISHED: return impl_of(wsi).open(wsi, slot, true);
+    case LWS_CALLBACK_RAW_ADOPT: return impl_of(wsi).open(wsi, slot, false);
+    case LWS_CALLBACK_RECEIVE: return slot && slot->link ? slot->link->ws_bytes_in(in, len) : -1;
+    case LWS_CALLBACK_RAW_RX: return slot && slot->link ? slot->link->bytes_in(in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_RAW_WRITEABLE: return slot && slot->link ? slot->link->writable() : 0;
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_RAW_CLOSE:
+      // Null-checked: a link refused before ESTABLISHED/RAW_ADOPT has a zeroed slot.
+      if (slot && slot->link) {
+        Link* link = slot->link;
+        slot->link = nullptr;
+        link->closed();
+        impl_of(wsi).maybe_finish_drain();
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP:
+      if (int r = impl_of(wsi).http(wsi, slot); r != -2) return r;
+      break;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (int r = impl_of(wsi).http_writeable(wsi, slot); r != -2) return r;
+      break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: return impl_of(wsi).wake();
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+      // len = OpenSSL preverify_ok; the dummy would accept a rogue certificate.
+      return len ? 0 : 1;
+    default: break;
+  }
+  return lws_callback_http_dummy(wsi, why, user, in, len);
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+protocol::Status Server::start() { return impl_->start(); }
+void Server::run() { impl_->run(); }
+void Server::request_stop() noexcept { impl_->request_stop(); }
+const ServerCounters& Server::counters() const noexcept { return impl_->counters(); }
+
+}  // namespace broker::transport

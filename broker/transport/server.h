@@ -1,0 +1,98 @@
+// Server: the one libwebsockets event loop of the broker. Owns the lws context, one vhost per
+// listener (raw MQTT/TCP, WebSocket + HTTP, or the one-port listener that tells native MQTT,
+// WebSocket upgrades and HTTP apart by the first byte), the periodic tick and graceful
+// shutdown. Everything except request_stop() runs on the thread that calls run().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/core/broker_config.h"
+#include "broker/transport/endpoint.h"
+#include "protocol/result.h"
+
+namespace broker::transport {
+
+enum class ListenerKind { mqtt, websockets };
+enum class AddressFamily { any, ipv4, ipv6 };
+enum class EventLib { poll, libuv, libev };
+
+struct TlsSpec {
+  std::string certfile;
+  std::string keyfile;
+  std::string cafile;  // CA for client certificates (optional)
+  std::string ciphers;
+  bool require_certificate = false;
+};
+
+struct ListenerSpec {
+  std::uint16_t port = 0;
+  std::string bind_address;  // empty = all addresses
+  AddressFamily family = AddressFamily::any;
+  ListenerKind kind = ListenerKind::mqtt;
+  bool one_port = true;  // websockets: also native MQTT on the same port
+  std::vector<std::string> ws_paths = {"/mqtt", "/"};
+  bool websockets_strict = false;            // 400 unless the client offers mqtt/mqttv3.1
+  std::vector<std::string> allowed_origins;  // empty = any
+  std::uint32_t ws_ping_interval_s = 45;     // 0 = no server pings
+  std::string http_dir;                      // static files; empty = none
+  std::optional<TlsSpec> tls;
+  std::size_t max_connections = 0;               // 0 = unlimited
+  const core::ListenerPolicy* policy = nullptr;  // must outlive the Server
+  std::string name;                              // for logs, e.g. "ws:8080"
+};
+
+struct ServerOptions {
+  std::vector<ListenerSpec> listeners;
+  std::size_t max_connections = 0;     // global, 0 = unlimited
+  std::uint32_t max_packet_bytes = 0;  // bounds WebSocket frames too; 0 = protocol maximum
+  std::size_t output_high_water_bytes = 4 * 1024 * 1024;
+  std::size_t output_low_water_bytes = 1 * 1024 * 1024;
+  std::size_t output_hard_limit_bytes = 64 * 1024 * 1024;
+  std::chrono::milliseconds tick_interval{250};
+  std::chrono::seconds connect_timeout{10};  // first-byte / CONNECT backstop per socket
+  std::chrono::seconds shutdown_grace{3};    // how long shutdown waits for flushes
+  EventLib event_lib = EventLib::poll;
+  EndpointFactory make_endpoint;
+  std::function<void()> on_tick;      // Broker::tick()
+  std::function<void()> on_shutdown;  // Broker::shutdown(): queue DISCONNECT 0x8B, close all
+};
+
+struct ServerCounters {
+  std::size_t connections = 0;  // open MQTT links (all transports)
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_limit = 0;
+  std::uint64_t slow_consumers = 0;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();  // destroys the lws context: open links get Endpoint::on_closed()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Creates the context and binds every listener. Error text names the listener.
+  protocol::Status start();
+  // Services the loop until a stop was requested and the drain finished (or the grace period
+  // ran out). The destructor then destroys the lws context: remaining links are closed.
+  void run();
+  // Any thread (signal thread included) until the Server is destroyed: begin graceful
+  // shutdown. Join such threads before destroying the Server.
+  void request_stop() noexcept;
+
+  const ServerCounters& counters() const noexcept;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace broker::transport
