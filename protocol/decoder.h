@@ -50,10 +50,15 @@ class Decoder {
 
   // Until set, the version is taken from the first CONNECT decoded (server side). A client
   // (e.g. wisp-bench) sets it before its first read.
-  void set_version(ProtocolVersion v) noexcept { version_ = v; }
+  void set_version(ProtocolVersion v) noexcept {
+    version_ = v;
+    version_known_ = true;
+  }
   ProtocolVersion version() const noexcept { return version_; }
   void set_limits(Limits limits) noexcept { limits_ = limits; }
-  std::size_t buffered_bytes() const noexcept { return partial_.size(); }
+  std::size_t buffered_bytes() const noexcept {
+    return header_len_ + (partial_handed_out_ ? 0 : partial_.size());
+  }
 
  private:
   Limits limits_;
@@ -67,6 +72,9 @@ class Decoder {
   bool header_done_ = false;
   FixedHeader fixed_{};
   std::vector<std::uint8_t> partial_;  // reassembly buffer for bodies split across reads
+  bool partial_handed_out_ = false;    // last packet viewed partial_; clear it on the next call
+
+  DecodeStep fail(DecodeError e) noexcept;
 };
 
 }  // namespace protocol
