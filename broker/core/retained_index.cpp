@@ -3,11 +3,26 @@
 #include "broker/core/retained_index.h"
 
 #include <utility>
+#include <vector>
 
 namespace broker::core {
 
 RetainedIndex::RetainedIndex() = default;
-RetainedIndex::~RetainedIndex() = default;
+
+// Iterative teardown: a topic may have ~32k levels, too deep for recursive destructors.
+RetainedIndex::~RetainedIndex() {
+  std::vector<std::unique_ptr<Node>> pending;
+  auto detach = [&](Node& n) {
+    for (auto& [level, child] : n.children) pending.push_back(std::move(child));
+    n.children.clear();
+  };
+  detach(root_);
+  while (!pending.empty()) {
+    std::unique_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    detach(*n);
+  }
+}
 
 RetainedIndex::Node* RetainedIndex::find_path(std::string_view topic) const noexcept {
   Node* n = &root_;

@@ -103,7 +103,23 @@ bool for_each_level(std::string_view s, F&& f) {
 }  // namespace
 
 SubscriptionTree::SubscriptionTree() = default;
-SubscriptionTree::~SubscriptionTree() = default;
+
+// Iterative teardown: a filter may have ~32k levels, too deep for recursive destructors.
+SubscriptionTree::~SubscriptionTree() {
+  std::vector<std::unique_ptr<Node>> pending;
+  auto detach = [&](Node& n) {
+    for (auto& [level, child] : n.children) pending.push_back(std::move(child));
+    n.children.clear();
+    if (n.plus) pending.push_back(std::move(n.plus));
+    if (n.hash) pending.push_back(std::move(n.hash));
+  };
+  detach(root_);
+  while (!pending.empty()) {
+    std::unique_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    detach(*n);
+  }
+}
 
 SubscriptionTree::Node* SubscriptionTree::find_node(std::string_view filter) const noexcept {
   Node* node = const_cast<Node*>(&root_);

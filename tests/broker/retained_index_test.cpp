@@ -253,3 +253,21 @@ TEST_CASE("retained index: randomized against the reference matcher") {
   idx.erase_if([](const MessageRef&) { return true; });
   CHECK(idx.node_count() == 1);
 }
+
+TEST_CASE("retained index: very deep topics need no recursion") {
+  std::string deep;
+  for (int i = 0; i < 30000; ++i) deep += i ? "/a" : "a";
+  {
+    RetainedIndex idx;
+    idx.set(msg(deep, "x"));
+    idx.set(msg(std::string(32767, '/'), "y"));
+    CHECK(topics(idx, "#").size() == 2);
+    CHECK(topics(idx, deep) == Topics{deep});
+    CHECK(topics(idx, "a/+/#") == Topics{deep});
+    CHECK(idx.erase(std::string(32767, '/')));
+  }  // destructor with a 30000-level chain
+  RetainedIndex idx;
+  idx.set(msg(deep, "x"));
+  CHECK(idx.erase_matching("a/#") == 1);
+  CHECK(idx.node_count() == 1);
+}

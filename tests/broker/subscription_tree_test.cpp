@@ -498,3 +498,27 @@ TEST_CASE("subscription tree: randomized against the reference matcher") {
   CHECK(tree.size() == 0);
   CHECK(tree.node_count() == 1);
 }
+
+TEST_CASE("subscription tree: very deep filters need no recursion") {
+  // 65535-byte filters can have 32768 levels; matching, pruning and teardown are iterative.
+  std::string deep;
+  for (int i = 0; i < 30000; ++i) deep += i ? "/a" : "a";
+  std::string deep_plus = deep.substr(0, deep.size() - 1) + "+";
+  {
+    SubscriptionTree tree;
+    tree.subscribe(deep, 1, {});
+    tree.subscribe(deep_plus, 2, {});
+    tree.subscribe(deep + "/#", 3, {});
+    tree.subscribe(std::string(32767, '/'), 4, {});  // 32768 empty levels
+    CHECK(hits(tree, deep) ==
+          std::vector<Hit>{{1, deep, ""}, {2, deep_plus, ""}, {3, deep + "/#", ""}});
+    CHECK(hits(tree, std::string(32767, '/')).size() == 1);
+    CHECK(hits(tree, "a/a").empty());
+    CHECK(tree.unsubscribe(deep_plus, 2));
+    CHECK(tree.unsubscribe_all(4) == 1);
+  }  // destructor with ~30000-level chains
+  SubscriptionTree tree;
+  tree.subscribe(deep, 1, {});
+  CHECK(tree.unsubscribe(deep, 1));
+  CHECK(tree.node_count() == 1);
+}
