@@ -194,6 +194,9 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
   vi.vhost_name = l.label.c_str();
   vi.user = &l;
   vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  // A socket that has sent nothing yet (before the one-port switch) gets the CONNECT deadline.
+  vi.timeout_secs_ah_idle =
+      static_cast<unsigned>(std::max<long>(1, static_cast<long>(options_.connect_timeout.count())));
   // With IPv6 enabled, an IPv4 literal iface silently binds every address (LWS-NOTES §2).
   if (spec.family == AddressFamily::ipv4 || is_ipv4_literal(spec.bind_address)) {
     vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
