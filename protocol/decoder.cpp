@@ -552,6 +552,11 @@ Decoder::Decoder(Limits limits) noexcept : limits_(limits) {}
 DecodeStep Decoder::fail(DecodeError e) noexcept {
   failed_ = true;
   error_ = e;
+  // A failed decoder holds nothing: the connection is about to be closed.
+  header_len_ = 0;
+  header_done_ = false;
+  partial_handed_out_ = false;
+  std::vector<std::uint8_t>().swap(partial_);
   return e;
 }
 

@@ -299,7 +299,7 @@ std::uint8_t flags_for(const T&) noexcept {
   }
 }
 std::uint8_t flags_for(const Publish& p) noexcept {
-  return static_cast<std::uint8_t>((p.dup ? 0x08u : 0u) | (u8_of(p.qos) << 1) |
+  return static_cast<std::uint8_t>((p.dup ? 0x08u : 0u) | (unsigned{u8_of(p.qos)} << 1) |
                                    (p.retain ? 0x01u : 0u));
 }
 
@@ -443,8 +443,8 @@ std::size_t publish_head_size(const PublishHead& h, ProtocolVersion v) noexcept 
 
 void encode_publish_head(const PublishHead& h, ProtocolVersion v, ByteWriter& w) {
   [[maybe_unused]] const std::size_t start = w.size();
-  const std::uint8_t flags = static_cast<std::uint8_t>((h.dup ? 0x08u : 0u) | (u8_of(h.qos) << 1) |
-                                                       (h.retain ? 0x01u : 0u));
+  const std::uint8_t flags = static_cast<std::uint8_t>(
+      (h.dup ? 0x08u : 0u) | (unsigned{u8_of(h.qos)} << 1) | (h.retain ? 0x01u : 0u));
   fixed_header(PacketType::publish, flags, head_remaining(h, v), w);
   w.string(h.topic);
   if (h.qos != QoS::at_most_once) w.u16(h.id);

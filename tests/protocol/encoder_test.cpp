@@ -1,0 +1,140 @@
+// Encoder details: variable byte integers, size-first contract, and the fan-out PUBLISH head
+// (head | forwarded properties | payload) matching a fully encoded PUBLISH.
+#include "protocol/encoder.h"
+
+#include <doctest/doctest.h>
+
+#include "codec_test_util.h"
+
+using namespace protocol;
+using namespace wisp_test;
+
+TEST_CASE("variable byte integers at every size boundary") {
+  struct Case {
+    std::uint32_t value;
+    Bytes wire;
+  };
+  const Case cases[] = {
+      {0, {0x00}},
+      {127, {0x7F}},
+      {128, {0x80, 0x01}},
+      {16383, {0xFF, 0x7F}},
+      {16384, {0x80, 0x80, 0x01}},
+      {2097151, {0xFF, 0xFF, 0x7F}},
+      {2097152, {0x80, 0x80, 0x80, 0x01}},
+      {268435455, {0xFF, 0xFF, 0xFF, 0x7F}},
+  };
+  for (const Case& c : cases) {
+    Bytes out;
+    ByteWriter w(out);
+    w.varint(c.value);
+    CHECK(out == c.wire);
+    CHECK(varint_size(c.value) == c.wire.size());
+  }
+}
+
+TEST_CASE("encode appends to a reused buffer without touching what is already there") {
+  Bytes buf = {0xAB};
+  ByteWriter w(buf);
+  encode(PingReq{}, ProtocolVersion::v311, w);
+  encode(PubAck{3, ReasonCode::success, {}}, ProtocolVersion::v311, w);
+  CHECK(buf == bytes({0xAB, 0xC0, 0x00, 0x40, 0x02, 0x00, 0x03}));
+  CHECK(w.size() == 7);
+}
+
+TEST_CASE("a large PUBLISH uses a multi-byte remaining length") {
+  Bytes payload(200000, 0x01);
+  Publish p;
+  p.topic = "t";
+  p.payload = payload;
+  const Bytes wire = encode_to_vector(p, ProtocolVersion::v311);
+  CHECK(wire.size() == 1 + 3 + 3 + 200000);
+  CHECK(wire[1] == (0x80 | (200003 & 0x7F)));
+  const Owned o = decode_one(wire, ProtocolVersion::v311);
+  CHECK(o.packet == Packet{p});
+}
+
+namespace {
+
+// Head + forwarded block + payload, as the write pump assembles them.
+Bytes fan_out(const PublishHead& h, ByteSpan forwarded, ByteSpan payload, ProtocolVersion v) {
+  Bytes out;
+  ByteWriter w(out);
+  encode_publish_head(h, v, w);
+  CHECK(out.size() == publish_head_size(h, v));
+  if (v == ProtocolVersion::v5) w.bytes(forwarded);
+  w.bytes(payload);
+  CHECK(out.size() == publish_packet_size(h, v));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the fan-out PUBLISH head plus shared tail decodes to the full message") {
+  const std::uint8_t payload_bytes[] = {'h', 'e', 'l', 'l', 'o'};
+  const ByteSpan payload(payload_bytes);
+  // Forwarded properties, encoded once on receipt.
+  Properties fwd;
+  fwd.content_type = "text/plain";
+  fwd.user_properties = {{"a", "1"}, {"b", "2"}};
+  Bytes fwd_block;
+  ByteWriter fw(fwd_block);
+  encode_properties_body(fwd, fw);
+  REQUIRE(fwd_block.size() == properties_body_size(fwd));
+
+  const std::uint32_t sub_ids[] = {7, 300};
+  for (auto v : {ProtocolVersion::v311, ProtocolVersion::v5}) {
+    for (QoS q : {QoS::at_most_once, QoS::at_least_once, QoS::exactly_once}) {
+      for (bool alias : {false, true}) {
+        CAPTURE(static_cast<int>(v));
+        CAPTURE(static_cast<int>(q));
+        CAPTURE(alias);
+        PublishHead h;
+        h.topic = alias && v == ProtocolVersion::v5 ? std::string_view{} : "s/t";
+        h.qos = q;
+        h.retain = true;
+        h.dup = q != QoS::at_most_once;
+        h.id = q == QoS::at_most_once ? 0 : 513;
+        h.topic_alias = alias ? 4 : 0;
+        h.message_expiry_s = 99;
+        h.subscription_ids = sub_ids;
+        h.forwarded_props_len = fwd_block.size();
+        h.payload_len = payload.size();
+        const Bytes wire = fan_out(h, fwd_block, payload, v);
+
+        Publish expect;
+        expect.topic = h.topic;
+        expect.qos = q;
+        expect.retain = true;
+        expect.dup = h.dup;
+        expect.id = h.id;
+        expect.payload = payload;
+        if (v == ProtocolVersion::v5) {
+          expect.properties = fwd;
+          expect.properties.message_expiry_interval = 99;
+          if (alias) expect.properties.topic_alias = 4;
+          expect.properties.subscription_identifiers = {7, 300};
+        }
+        const Owned o = decode_one(wire, v);
+        CHECK(o.packet == Packet{expect});
+      }
+    }
+  }
+}
+
+TEST_CASE("the fan-out head without per-subscriber properties matches encode(Publish)") {
+  const std::uint8_t payload_bytes[] = {1, 2, 3};
+  PublishHead h;
+  h.topic = "x/y";
+  h.qos = QoS::at_least_once;
+  h.id = 5;
+  h.payload_len = 3;
+  Publish p;
+  p.topic = "x/y";
+  p.qos = QoS::at_least_once;
+  p.id = 5;
+  p.payload = payload_bytes;
+  for (auto v : {ProtocolVersion::v311, ProtocolVersion::v5}) {
+    CHECK(fan_out(h, {}, p.payload, v) == encode_to_vector(p, v));
+  }
+}
