@@ -71,6 +71,8 @@ struct Config {
   std::vector<std::string> log_type;               // mosquitto log_type values
   bool verbose = false;
 
+  bool set_tcp_nodelay = false;  // Mosquitto set_tcp_nodelay: TCP_NODELAY on client sockets
+
   std::vector<std::string> warnings;  // "file:line: ..." for known-but-unsupported keys
 };
 
@@ -79,5 +81,9 @@ Config default_config();
 
 // Parses a mosquitto.conf-syntax file (with include_dir). On error: "path:line: message".
 protocol::Result<Config, protocol::Error> load_config(const std::string& path);
+
+// Markdown reference of every key load_config() accepts (meaning, values, default) and of the
+// Mosquitto keys it accepts with a warning. Generated from the parser's own key table.
+std::string describe_supported_keys();
 
 }  // namespace broker::app
