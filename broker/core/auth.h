@@ -24,6 +24,9 @@ struct AuthRequest {
   const ListenerPolicy* listener = nullptr;
   std::optional<std::string_view> ticket;         // from ?ticket= or cookie on a WS upgrade
   std::optional<std::string_view> cert_identity;  // TLS client cert CN/subject, if mapped
+  // MQTT 5 enhanced authentication (CONNECT properties), only for supported methods.
+  std::optional<std::string_view> auth_method;
+  std::optional<protocol::ByteSpan> auth_data;
 };
 
 // Opaque per-client authorization data (e.g. a ticket's topic lists), handed back to the

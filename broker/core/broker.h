@@ -13,6 +13,7 @@
 namespace broker::core {
 
 class Persistence;
+class Logger;
 
 struct BrokerStats {
   std::uint64_t clients_connected = 0;
@@ -36,7 +37,9 @@ class Broker {
   // Optional hooks; not owned, must outlive the Broker. nullptr = none.
   void set_authenticator(Authenticator* a) noexcept;
   void set_authorizer(Authorizer* a) noexcept;
+  // Installing a Persistence loads its state (retained messages, sessions) at once.
   void set_persistence(Persistence* p) noexcept;
+  void set_logger(Logger* l) noexcept;  // one line per connect/disconnect, errors
 
   // Periodic sweep, called by the transport every ~100-1000 ms: keep alive (1.5x), CONNECT
   // deadline, will delay, session and message expiry, credential expiry, $SYS publishing.
