@@ -388,6 +388,16 @@ int run_bench(const Options& o_in, Summary& out) {
     // ---- drain ----
     t_run_end = mono_ns();
     sh.phase.store(static_cast<int>(Phase::drain), std::memory_order_release);
+    // Wait until every worker has stopped publishing, so `sent` is final.
+    for (int i = 0; i < 1000; ++i) {
+      bool all = true;
+      for (auto& w : workers) {
+        all =
+            all && w->phase_seen.load(std::memory_order_acquire) == static_cast<int>(Phase::drain);
+      }
+      if (all) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (!storm) {
       std::uint64_t last_change = t_run_end;
       std::uint64_t last_seen = 0;

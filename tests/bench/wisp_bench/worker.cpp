@@ -534,6 +534,7 @@ void Worker::run() {
   for (;;) {
     const auto phase = static_cast<Phase>(shared_.phase.load(std::memory_order_acquire));
     if (phase == Phase::stop) break;
+    phase_seen.store(static_cast<int>(phase), std::memory_order_release);
     if (phase == Phase::setup) {
       while (connecting < shared_.opt.connect_concurrency && next_start_ < conns_.size()) {
         ++connecting;

@@ -175,6 +175,9 @@ class Worker {
   std::atomic<std::uint64_t> rx_total{0};
   std::atomic<std::uint64_t> unacked{0};
   std::atomic<std::uint64_t> tx_total{0};
+  // Last phase this worker acted on; stored after the counters above, so a reader that sees
+  // drain here also sees every publish the worker made while running.
+  std::atomic<int> phase_seen{static_cast<int>(Phase::setup)};
   std::uint32_t connecting = 0;  // worker-local: in setup, not yet ready/failed
 
  private:

@@ -173,6 +173,11 @@ RunResult run_bench(std::vector<std::string> args, std::chrono::seconds timeout)
   return r;
 }
 
+std::string str(const RunResult& r, const std::string& key) {
+  auto it = r.kv.find(key);
+  return it == r.kv.end() ? std::string() : it->second;
+}
+
 long num(const RunResult& r, const std::string& key) {
   auto it = r.kv.find(key);
   return it == r.kv.end() ? -1 : std::atol(it->second.c_str());
@@ -196,7 +201,7 @@ TEST_CASE("wisp-bench against Mosquitto over TCP and WebSocket") {
               std::chrono::seconds(30));
           INFO(r.raw);
           CHECK(r.exit_code == 0);
-          CHECK(r.kv["status"] == "ok");
+          CHECK(str(r, "status") == "ok");
           CHECK(num(r, "received") > 0);
           CHECK(num(r, "sent") >= num(r, "received"));
           CHECK(num(r, "broker_rss_kb") > 0);
@@ -209,7 +214,7 @@ TEST_CASE("wisp-bench against Mosquitto over TCP and WebSocket") {
                         std::chrono::seconds(30));
           INFO(r.raw);
           CHECK(r.exit_code == 0);
-          CHECK(r.kv["status"] == "ok");
+          CHECK(str(r, "status") == "ok");
           CHECK(num(r, "received") > 0);
           CHECK(num(r, "lost") == 0);
           CHECK(num(r, "duplicated") == 0);
@@ -228,7 +233,7 @@ TEST_CASE("wisp-bench QoS 2 latency run and connection storm against Mosquitto")
                                    std::to_string(m.tcp_port), "--duration", "1"},
                                   std::chrono::seconds(30));
   INFO(lat.raw);
-  CHECK(lat.kv["status"] == "ok");
+  CHECK(str(lat, "status") == "ok");
   CHECK(num(lat, "received") > 100);
   CHECK(num(lat, "lost") == 0);
   CHECK(num(lat, "p50_us") > 0);
@@ -237,7 +242,7 @@ TEST_CASE("wisp-bench QoS 2 latency run and connection storm against Mosquitto")
        std::to_string(m.ws_port), "--duration", "1", "--broker-pid", std::to_string(m.pid())},
       std::chrono::seconds(30));
   INFO(storm.raw);
-  CHECK(storm.kv["status"] == "ok");
+  CHECK(str(storm, "status") == "ok");
   CHECK(num(storm, "connected") == 200);
   CHECK(num(storm, "connect_failures") == 0);
   CHECK(num(storm, "connect_rate") > 0);
@@ -250,6 +255,6 @@ TEST_CASE("wisp-bench fails cleanly when nothing listens") {
                 std::chrono::seconds(30));
   INFO(r.raw);
   CHECK(r.exit_code == 1);
-  CHECK(r.kv["status"] == "fail");
-  CHECK(r.kv["error"].find("connection") != std::string::npos);
+  CHECK(str(r, "status") == "fail");
+  CHECK(str(r, "error").find("connection") != std::string::npos);
 }
