@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <string>
 #include <variant>
 
 namespace wisp_test {
@@ -120,7 +121,7 @@ DecodeResult decode_all(const Chunks& chunks, std::optional<ProtocolVersion> ver
 
 Owned decode_one(ByteSpan wire, ProtocolVersion version) {
   DecodeResult r = decode_bytes(wire, version);
-  if (r.error) FAIL_CHECK("unexpected decode error: " << r.error->detail);
+  if (r.error) FAIL_CHECK("unexpected decode error: " << std::string(r.error->detail));
   REQUIRE(r.size() == 1);
   return std::move(r.packets.front());
 }
@@ -129,7 +130,7 @@ void expect_error(ByteSpan wire, std::optional<ProtocolVersion> version, ReasonC
   for_each_split(wire, [&](const Chunks& chunks) {
     DecodeResult r = decode_all(chunks, version);
     REQUIRE(r.error.has_value());
-    CHECK_MESSAGE(r.error->reason == reason, r.error->detail);
+    CHECK_MESSAGE(r.error->reason == reason, std::string(r.error->detail));
     CHECK(r.packets.empty());
   });
 }

@@ -1,6 +1,8 @@
 // Golden byte vectors: exact encodings (one comment per field), decoded back at every split.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "codec_test_util.h"
 #include "protocol/encoder.h"
 
@@ -15,7 +17,7 @@ void check_golden(const Packet& p, const std::uint8_t (&wire)[N], ProtocolVersio
   CHECK(encoded_size(p, v) == N);
   for_each_split(wire, [&](const Chunks& chunks) {
     const DecodeResult r = decode_all(chunks, v);
-    REQUIRE_MESSAGE(!r.error, (r.error ? r.error->detail : ""));
+    REQUIRE_MESSAGE(!r.error, std::string(r.error ? r.error->detail : ""));
     REQUIRE(r.size() == 1);
     CHECK(r.packets[0].packet == p);
   });

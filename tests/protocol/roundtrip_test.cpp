@@ -222,7 +222,7 @@ void check_round_trip(const Packet& p, ProtocolVersion v) {
   CHECK(wire.size() == encoded_size(p, v));
   for_each_split(wire, [&](const Chunks& chunks) {
     const DecodeResult r = decode_all(chunks, v);
-    REQUIRE_MESSAGE(!r.error, (r.error ? r.error->detail : ""));
+    REQUIRE_MESSAGE(!r.error, std::string(r.error ? r.error->detail : ""));
     REQUIRE(r.size() == 1);
     CHECK(r.packets[0].packet == p);
   });
