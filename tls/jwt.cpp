@@ -9,6 +9,7 @@
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -92,8 +93,9 @@ std::optional<WallClock::time_point> numeric_date(const Json& v) {
   } else {
     return std::nullopt;
   }
-  // Keep far inside time_point's range (year ~2262 for nanoseconds).
-  if (!std::isfinite(secs) || secs < 0 || secs > 9.0e9) return std::nullopt;
+  if (!std::isfinite(secs) || secs < 0) return std::nullopt;
+  // time_point holds nanoseconds up to year 2262: clamp "far future" (e.g. 9999999999).
+  secs = std::min(secs, 9.0e9);
   return WallClock::time_point(
       std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(secs)));
 }

@@ -88,6 +88,11 @@ TEST_CASE("exp and nbf honour the leeway (default 30 s)") {
   CHECK(reason(*v, t, kNow + 100s) == "OK");
   // Fractional NumericDate.
   CHECK(reason(*v, sign(R"({"sub":"a","exp":)" + std::to_string(secs(kNow) + 5) + ".5}")) == "OK");
+  // Far-future exp (beyond time_point's range) is clamped, not rejected; negative is bad.
+  auto far = v->verify(sign(R"({"sub":"a","exp":99999999999})"), kNow);
+  REQUIRE(far);
+  CHECK(far->expires > kNow + 24h * 365 * 100);
+  CHECK(reason(*v, sign(R"({"sub":"a","exp":-5})")) == "claim 'exp' is not a NumericDate");
   tls::JwtVerifyConfig strict;
   strict.secret = kSecret;
   strict.leeway = 0s;

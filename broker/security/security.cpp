@@ -1,0 +1,276 @@
+// Security: password file + tickets + ACL file behind the engine's auth hooks.
+#include "broker/security/security.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "broker/core/broker_config.h"
+#include "broker/security/topic_match.h"
+#include "tls/jwt.h"
+#include "tls/password_file.h"
+
+namespace broker::security {
+
+using protocol::ReasonCode;
+
+struct Security::State {
+  std::optional<tls::PasswordFile> passwords;
+  std::optional<AclFile> acl;
+  std::unique_ptr<tls::JwtVerifier> verifier;
+  std::string ticket_secret;  // HS256 only, for issue_ticket()
+};
+
+namespace {
+
+protocol::Result<std::string, protocol::Error> read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return protocol::fail(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string_view as_text(protocol::ByteSpan b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+bool TicketGrants::allowed(std::string_view topic, core::Access access) const {
+  const auto& list = access == core::Access::write ? publish_ : subscribe_;
+  if (!list) return false;
+  for (const auto& f : *list) {
+    const bool ok =
+        access == core::Access::subscribe ? filter_covers(f, topic) : filter_matches(f, topic);
+    if (ok) return true;
+  }
+  return false;
+}
+
+Security::Security(SecurityConfig config, const core::Clock& clock)
+    : config_(std::move(config)), clock_(clock), limiter_(config_.rate_limit, clock) {}
+Security::~Security() = default;
+
+protocol::Result<std::unique_ptr<Security>, protocol::Error> Security::create(
+    SecurityConfig config, const core::Clock& clock) {
+  std::unique_ptr<Security> s(new Security(std::move(config), clock));
+  auto state = load_state(s->config_);
+  if (!state) return protocol::unexpected(state.error());
+  s->state_ = std::move(state).value();
+  return s;
+}
+
+protocol::Status Security::reload() {
+  auto state = load_state(config_);
+  if (!state) return protocol::unexpected(state.error());
+  state_ = std::move(state).value();
+  return protocol::ok();
+}
+
+protocol::Result<std::shared_ptr<const Security::State>, protocol::Error> Security::load_state(
+    const SecurityConfig& config) {
+  auto st = std::make_shared<State>();
+  if (!config.password_file.empty()) {
+    auto pf = tls::PasswordFile::load(config.password_file);
+    if (!pf) return protocol::fail("password_file " + pf.error().message);
+    st->passwords = std::move(pf).value();
+  }
+  if (!config.acl_file.empty()) {
+    auto acl = AclFile::load(config.acl_file);
+    if (!acl) return protocol::fail("acl_file " + acl.error().message);
+    st->acl = std::move(acl).value();
+  }
+  if (config.tickets) {
+    const TicketConfig& t = *config.tickets;
+    const auto alg = tls::parse_jwt_alg(t.algorithm);
+    if (!alg) {
+      return protocol::fail("ticket algorithm '" + t.algorithm + "' (want HS256, RS256 or ES256)");
+    }
+    tls::JwtVerifyConfig vc;
+    vc.alg = *alg;
+    vc.username_claim = t.username_claim;
+    vc.leeway = t.clock_skew;
+    vc.audience = t.audience;
+    if (*alg == tls::JwtAlg::hs256) {
+      vc.secret = t.secret;
+      if (!t.secret_file.empty()) {
+        auto text = read_text(t.secret_file);
+        if (!text) return protocol::fail("ticket secret file " + text.error().message);
+        vc.secret = *text;
+        while (!vc.secret.empty() && (vc.secret.back() == '\n' || vc.secret.back() == '\r')) {
+          vc.secret.pop_back();
+        }
+      }
+      st->ticket_secret = vc.secret;
+    } else {
+      if (t.public_key_file.empty()) {
+        return protocol::fail(t.algorithm + " tickets need a public key file");
+      }
+      auto text = read_text(t.public_key_file);
+      if (!text) return protocol::fail("ticket public key " + text.error().message);
+      vc.public_key_pem = *text;
+    }
+    auto v = tls::JwtVerifier::create(std::move(vc));
+    if (!v) return protocol::fail("tickets: " + v.error().message);
+    st->verifier = std::move(v).value();
+  }
+  return std::shared_ptr<const State>(std::move(st));
+}
+
+bool Security::has_password_file() const noexcept { return state_->passwords.has_value(); }
+bool Security::has_acl_file() const noexcept { return state_->acl.has_value(); }
+bool Security::tickets_enabled() const noexcept { return state_->verifier != nullptr; }
+
+bool Security::looks_like_jwt(std::string_view s) noexcept {
+  // JWS compact: base64url(JSON header starting with '{') -> "eyJ", exactly two dots.
+  if (s.size() < 10 || s.substr(0, 3) != "eyJ") return false;
+  std::size_t dots = 0;
+  for (char c : s) {
+    if (c == '.') {
+      ++dots;
+    } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return dots == 2;
+}
+
+core::AuthDecision Security::fail(const core::AuthRequest& req, ReasonCode reason,
+                                  std::string detail, bool count_failure) {
+  if (count_failure) limiter_.record_failure(req.remote_address);
+  core::AuthDecision d;
+  d.reason = reason;
+  d.log_detail = std::move(detail);
+  d.log_detail +=
+      " (client '" + std::string(req.client_id) + "' from " + std::string(req.remote_address) + ")";
+  return d;
+}
+
+core::AuthDecision Security::from_ticket(const core::AuthRequest& req, std::string_view token) {
+  const auto& state = state_;
+  if (!state->verifier) {
+    return fail(req, ReasonCode::not_authorized, "ticket offered but tickets are not enabled",
+                false);
+  }
+  auto claims = state->verifier->verify(token, clock_.now());
+  if (!claims) {
+    const std::string& why = claims.error().message;
+    // A well-signed but stale ticket is not a guess: do not count it against the address.
+    const bool stale = why == "expired" || why.rfind("not yet valid", 0) == 0;
+    return fail(req, ReasonCode::bad_user_name_or_password, "ticket rejected: " + why, !stale);
+  }
+  core::AuthDecision d;
+  d.reason = ReasonCode::success;
+  d.username = claims->username;
+  d.expires = claims->expires;
+  if (claims->has_topic_grants()) {
+    d.grants =
+        std::make_shared<TicketGrants>(std::move(claims->publish), std::move(claims->subscribe));
+  }
+  return d;
+}
+
+core::AuthDecision Security::authenticate(const core::AuthRequest& req) {
+  const std::shared_ptr<const State> state = state_;  // stable across this call
+  if (limiter_.blocked(req.remote_address)) {
+    return fail(req, ReasonCode::connection_rate_exceeded, "too many failed logins", false);
+  }
+  const bool allow_anonymous = req.listener != nullptr && req.listener->allow_anonymous;
+
+  // A verified TLS client certificate mapped to a username by the listener.
+  if (req.cert_identity) {
+    core::AuthDecision d;
+    d.username = std::string(*req.cert_identity);
+    return d;
+  }
+  if (req.ticket) return from_ticket(req, *req.ticket);
+
+  if (state->verifier && req.password && looks_like_jwt(as_text(*req.password))) {
+    core::AuthDecision d = from_ticket(req, as_text(*req.password));
+    if (d.reason == ReasonCode::success) return d;
+    // Not a valid ticket: it may still be that user's real password.
+    if (!(state->passwords && req.username && state->passwords->contains(*req.username))) {
+      return d;
+    }
+  }
+
+  if (req.username) {
+    if (state->passwords) {
+      if (!req.password) {
+        return fail(req, ReasonCode::bad_user_name_or_password,
+                    "user '" + std::string(*req.username) + "' sent no password", true);
+      }
+      if (!state->passwords->verify(*req.username, as_text(*req.password))) {
+        return fail(req, ReasonCode::bad_user_name_or_password,
+                    "bad username or password for user '" + std::string(*req.username) + "'", true);
+      }
+      core::AuthDecision d;
+      d.username = std::string(*req.username);
+      return d;
+    }
+    // No credential store: the username is only a label (as in Mosquitto).
+    if (!allow_anonymous) {
+      return fail(req, ReasonCode::not_authorized,
+                  "no password file and anonymous access is not allowed", false);
+    }
+    core::AuthDecision d;
+    d.username = std::string(*req.username);
+    return d;
+  }
+  if (!allow_anonymous) {
+    return fail(req, ReasonCode::not_authorized, "anonymous access is not allowed", false);
+  }
+  return core::AuthDecision{};
+}
+
+bool Security::allowed(const core::ClientIdentity& who, std::string_view topic,
+                       core::Access access) {
+  // [Mosquitto acl__check_dollar] clients never publish into $SYS.
+  if (access == core::Access::write && topic.substr(0, 4) == "$SYS") return false;
+  if (access == core::Access::subscribe) topic = strip_share(topic);
+  if (const auto* grants = dynamic_cast<const TicketGrants*>(who.grants)) {
+    return grants->allowed(topic, access);
+  }
+  const auto& state = state_;
+  if (state->acl) {
+    return state->acl->allowed(who.client_id, who.username, topic, access, config_.subscribe_check);
+  }
+  return true;
+}
+
+protocol::Result<std::string, protocol::Error> Security::issue_ticket(
+    std::string_view username, std::string_view password, std::string_view remote_address,
+    std::optional<std::vector<std::string>> publish,
+    std::optional<std::vector<std::string>> subscribe) {
+  const std::shared_ptr<const State> state = state_;
+  if (!config_.tickets || !state->verifier) return protocol::fail("tickets are not enabled");
+  if (state->ticket_secret.empty()) {
+    return protocol::fail("issuing tickets needs the HS256 algorithm and a secret");
+  }
+  if (!state->passwords) return protocol::fail("issuing tickets needs a password_file");
+  if (limiter_.blocked(remote_address)) return protocol::fail("too many failed logins");
+  if (!state->passwords->verify(username, password)) {
+    limiter_.record_failure(remote_address);
+    return protocol::fail("bad username or password");
+  }
+  for (const auto* list : {&publish, &subscribe}) {
+    if (!*list) continue;
+    for (const auto& f : **list) {
+      if (!filter_valid(f)) return protocol::fail("invalid topic filter '" + f + "'");
+    }
+  }
+  tls::TicketSpec spec;
+  spec.username = std::string(username);
+  spec.username_claim = config_.tickets->username_claim;
+  spec.issued_at = clock_.now();
+  spec.lifetime = config_.tickets->issue_lifetime;
+  spec.audience = config_.tickets->audience;
+  spec.publish = std::move(publish);
+  spec.subscribe = std::move(subscribe);
+  return tls::issue_ticket(spec, tls::JwtAlg::hs256, state->ticket_secret);
+}
+
+}  // namespace broker::security

@@ -1,0 +1,105 @@
+// Security: the broker's Authenticator and Authorizer, built from the config's files.
+//   authentication  password_file (Mosquitto format), tickets (JWT, as the MQTT password or
+//                   AuthRequest::ticket), TLS client identity, per-listener allow_anonymous,
+//                   failed logins rate-limited per address
+//   authorization   acl_file (Mosquitto semantics, see acl_file.h) or, for a ticket carrying
+//                   "publish"/"subscribe" lists, those lists; writes to "$SYS/..." refused
+// reload() re-reads every file; on any error it keeps the previous state and returns why.
+// All calls on the loop thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/core/auth.h"
+#include "broker/core/clock.h"
+#include "broker/security/acl_file.h"
+#include "broker/security/login_rate_limiter.h"
+#include "protocol/result.h"
+
+namespace tls {
+class JwtVerifier;
+class PasswordFile;
+}  // namespace tls
+
+namespace broker::security {
+
+struct TicketConfig {
+  std::string algorithm = "HS256";  // HS256, RS256 or ES256
+  std::string secret;               // HS256 secret (or secret_file)
+  std::string secret_file;          // file whose content (trailing newline stripped) is it
+  std::string public_key_file;      // RS256 / ES256: PEM public key
+  std::string username_claim = "sub";
+  std::chrono::seconds clock_skew{30};
+  std::optional<std::string> audience;
+  std::chrono::seconds issue_lifetime{300};  // tickets made by issue_ticket()
+};
+
+struct SecurityConfig {
+  std::string password_file;  // empty: no password file
+  std::string acl_file;       // empty: everything authorized (but "$SYS" writes)
+  std::optional<TicketConfig> tickets;
+  SubscribeCheck subscribe_check = SubscribeCheck::mosquitto;
+  RateLimitConfig rate_limit;
+};
+
+// Topic grants of a ticket, handed back by the engine on every check.
+class TicketGrants final : public core::Grants {
+ public:
+  TicketGrants(std::optional<std::vector<std::string>> publish,
+               std::optional<std::vector<std::string>> subscribe)
+      : publish_(std::move(publish)), subscribe_(std::move(subscribe)) {}
+  bool allowed(std::string_view topic, core::Access access) const;
+
+ private:
+  std::optional<std::vector<std::string>> publish_;    // absent = may publish nowhere
+  std::optional<std::vector<std::string>> subscribe_;  // absent = may subscribe nowhere
+};
+
+class Security final : public core::Authenticator, public core::Authorizer {
+ public:
+  static protocol::Result<std::unique_ptr<Security>, protocol::Error> create(
+      SecurityConfig config, const core::Clock& clock);
+  ~Security() override;
+
+  protocol::Status reload();
+
+  core::AuthDecision authenticate(const core::AuthRequest& req) override;
+  bool allowed(const core::ClientIdentity& who, std::string_view topic,
+               core::Access access) override;
+
+  // For POST /api/v1/tickets: checks the credentials against the password file (rate
+  // limited per address like MQTT logins) and signs an HS256 ticket for `username` with the
+  // configured lifetime and optional topic lists. Needs tickets with algorithm HS256.
+  protocol::Result<std::string, protocol::Error> issue_ticket(
+      std::string_view username, std::string_view password, std::string_view remote_address,
+      std::optional<std::vector<std::string>> publish = std::nullopt,
+      std::optional<std::vector<std::string>> subscribe = std::nullopt);
+
+  bool has_password_file() const noexcept;
+  bool has_acl_file() const noexcept;
+  bool tickets_enabled() const noexcept;
+  LoginRateLimiter& rate_limiter() noexcept { return limiter_; }
+
+  // Exposed so the listener setup can warn ("anonymous access on a non-loopback listener").
+  static bool looks_like_jwt(std::string_view s) noexcept;
+
+ private:
+  struct State;
+  Security(SecurityConfig config, const core::Clock& clock);
+  static protocol::Result<std::shared_ptr<const State>, protocol::Error> load_state(
+      const SecurityConfig& config);
+  core::AuthDecision fail(const core::AuthRequest& req, protocol::ReasonCode reason,
+                          std::string detail, bool count_failure);
+  core::AuthDecision from_ticket(const core::AuthRequest& req, std::string_view token);
+
+  SecurityConfig config_;
+  const core::Clock& clock_;
+  LoginRateLimiter limiter_;
+  std::shared_ptr<const State> state_;
+};
+
+}  // namespace broker::security
