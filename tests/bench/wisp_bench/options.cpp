@@ -1,6 +1,7 @@
 // Option parsing for wisp-bench; see options.h.
 #include "options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <map>
@@ -37,7 +38,7 @@ std::string usage() {
   --rate R          messages/s over all publishers, 0 = unlimited        [per scenario]
   --inflight W      per publisher: messages sent but not yet received by all its subscribers
                     (and, QoS 1/2, not yet acknowledged; capped by Receive Maximum)
-                                                                         [256; 16 MiB/size]
+                    [min(256, 4096 deliveries / publishers, 16 MiB / size), at least 8]
   --duration S      seconds of publishing (connstorm: seconds held idle) [5]
   --pubs N --subs N --pairs N --clients N   client counts                [per scenario]
   --threads N       load threads (connections spread round-robin)       [1]
@@ -276,9 +277,13 @@ ParseResult parse_options(const std::vector<std::string>& args) {
   }
   if (o.port == 0) o.port = o.transport == Transport::tcp ? 1883 : 8080;
   if (o.inflight == 0) {
+    // Bound what the broker holds for us: at most ~4096 deliveries and 16 MiB of payload in
+    // flight over all publishers, so a slow broker is measured, not flooded into dropping.
+    const std::size_t fan = o.scenario == Scenario::fanout ? std::max<std::uint32_t>(1, o.subs) : 1;
+    const std::size_t by_count = 4096 / (std::max<std::uint32_t>(1, o.pubs) * fan);
     const std::size_t by_bytes = (16u * 1024 * 1024) / o.size;
-    o.inflight =
-        static_cast<std::uint32_t>(std::max<std::size_t>(2, std::min<std::size_t>(256, by_bytes)));
+    o.inflight = static_cast<std::uint32_t>(std::max<std::size_t>(
+        2, std::min<std::size_t>({256, by_bytes, std::max<std::size_t>(8, by_count)})));
   }
   const std::uint32_t conns = o.scenario == Scenario::connstorm ? o.clients : o.pubs + o.subs;
   if (o.setup_timeout_s == 0) o.setup_timeout_s = 10 + 0.001 * conns;

@@ -427,6 +427,7 @@ int run_bench(const Options& o_in, Summary& out) {
   for (auto& w : workers) {
     WorkerStats& st = w->stats();
     agg.latency.merge(st.latency);
+    agg.connect_time.merge(st.connect_time);
     agg.received += st.received;
     agg.foreign += st.foreign;
     agg.payload_bytes += st.payload_bytes;
@@ -494,6 +495,9 @@ int run_bench(const Options& o_in, Summary& out) {
   put("connect_s", connect_s);
   put("connect_rate",
       round1(connect_s > 0 ? static_cast<double>(ready_after_setup) / connect_s : 0));
+  put("connect_p50_ms", round1(static_cast<double>(agg.connect_time.percentile(0.5)) / 1e6));
+  put("connect_p99_ms", round1(static_cast<double>(agg.connect_time.percentile(0.99)) / 1e6));
+  put("connect_max_ms", round1(static_cast<double>(agg.connect_time.max()) / 1e6));
   if (o.broker_pid > 0) {
     put("broker_rss_kb", i64(rss_end));
     put("broker_rss_before_kb", i64(rss_before));

@@ -59,7 +59,7 @@ void Conn::start() {
   const auto* sa = reinterpret_cast<const sockaddr*>(sh.addr.data());
   fd_ = ::socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   state_ = State::tcp_connecting;
-  state_since_ns_ = w_.now();
+  state_since_ns_ = mono_ns();
   if (w_.stats().first_connect_ns == 0) w_.stats().first_connect_ns = mono_ns();
   if (fd_ < 0) {
     fail(std::string("socket: ") + std::strerror(errno));
@@ -277,9 +277,7 @@ void Conn::mqtt_bytes(ByteSpan in) {
         queue(s);
         state_ = State::subscribing;
       } else {
-        state_ = State::ready;
-        --w_.connecting;
-        w_.ready.fetch_add(1, std::memory_order_relaxed);
+        mark_ready();
       }
     } else if (auto* sa = std::get_if<protocol::SubAck>(&pkt)) {
       if (state_ != State::subscribing) {
@@ -292,9 +290,7 @@ void Conn::mqtt_bytes(ByteSpan in) {
           return;
         }
       }
-      state_ = State::ready;
-      --w_.connecting;
-      w_.ready.fetch_add(1, std::memory_order_relaxed);
+      mark_ready();
     } else if (auto* d = std::get_if<protocol::Disconnect>(&pkt)) {
       ++w_.stats().server_disconnects;
       fail(std::string("DISCONNECT from broker: ") + protocol::to_string(d->reason));
@@ -329,6 +325,14 @@ void Conn::handle_publish(const protocol::Publish& p) {
   } else if (p.qos == QoS::exactly_once) {
     queue(protocol::PubRec{p.id, protocol::ReasonCode::success, {}});
   }
+}
+
+void Conn::mark_ready() {
+  state_ = State::ready;
+  --w_.connecting;
+  w_.ready.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t now = mono_ns();
+  if (now > state_since_ns_) w_.stats().connect_time.record(now - state_since_ns_);
 }
 
 std::uint16_t Conn::alloc_id() {

@@ -89,6 +89,7 @@ class Conn final : public WsHandler {
  private:
   void fail(std::string why);
   void on_connected();
+  void mark_ready();
   void send_connect();
   void mqtt_bytes(ByteSpan in);
   void handle_publish(const protocol::Publish& p);
@@ -131,6 +132,7 @@ class Conn final : public WsHandler {
 
 struct WorkerStats {
   Histogram latency;
+  Histogram connect_time;      // socket() to CONNACK (or SUBACK for subscribers)
   std::uint64_t received = 0;  // PUBLISH with our header (incl. duplicates)
   std::uint64_t unique = 0;    // ... counted once per (subscriber, publisher, seq)
   std::uint64_t foreign = 0;   // PUBLISH without our header

@@ -11,6 +11,7 @@ TEST_CASE("scenario defaults") {
   CHECK(o->pubs == 1);
   CHECK(o->subs == 100);
   CHECK(o->qos == protocol::QoS::at_most_once);
+  CHECK(o->inflight == 40);  // 4096 deliveries / 100 subscribers
   CHECK(o->port == 1883);
   o = parse_options({"--scenario=latency", "--transport", "ws"}).options;
   REQUIRE(o);
