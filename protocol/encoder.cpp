@@ -155,8 +155,11 @@ std::size_t reason_props_body_size(const P& p) noexcept {
 std::size_t body_size(const Disconnect& p, ProtocolVersion v) noexcept {
   return is_v5(v) ? reason_props_body_size(p) : 0;
 }
-// AUTH exists only in v5; it is encoded the same whatever `v` says.
-std::size_t body_size(const Auth& p, ProtocolVersion) noexcept { return reason_props_body_size(p); }
+// AUTH exists only in v5; it is encoded the same whatever `v` says. The reason code is always
+// written: the empty form is legal [MQTT-3.15.2.1] but mqtt-packet (MQTT.js) rejects it.
+std::size_t body_size(const Auth& p, ProtocolVersion) noexcept {
+  return p.properties.empty() ? 1 : 1 + props_block_size(p.properties);
+}
 
 // ---- bodies ----
 
@@ -268,7 +271,10 @@ void write_reason_props_body(const P& p, ByteWriter& w) {
 void write_body(const Disconnect& p, ProtocolVersion v, ByteWriter& w) {
   if (is_v5(v)) write_reason_props_body(p, w);
 }
-void write_body(const Auth& p, ProtocolVersion, ByteWriter& w) { write_reason_props_body(p, w); }
+void write_body(const Auth& p, ProtocolVersion, ByteWriter& w) {
+  w.u8(u8_of(p.reason));
+  if (!p.properties.empty()) write_props_block(p.properties, w);
+}
 
 // ---- fixed-header type and flags ----
 

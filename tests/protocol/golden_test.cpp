@@ -413,11 +413,14 @@ TEST_CASE("DISCONNECT encodes and decodes") {
 }
 
 TEST_CASE("AUTH encodes and decodes") {
-  const std::uint8_t empty[] = {
+  const std::uint8_t success[] = {
       0xF0,  // AUTH
-      0x00,  // remaining length: success, no properties
+      0x01,  // remaining length
+      0x00,  // reason: success (always written: MQTT.js rejects the empty form)
   };
-  check_golden(Auth{}, empty, ProtocolVersion::v5);
+  check_golden(Auth{}, success, ProtocolVersion::v5);
+  // The empty form [MQTT-3.15.2.1] still decodes as success.
+  CHECK(decode_one(bytes({0xF0, 0x00}), ProtocolVersion::v5).packet == Packet{Auth{}});
   const std::uint8_t wire[] = {
       0xF0,                    // AUTH
       0x0A,                    // remaining length 10
