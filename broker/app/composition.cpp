@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "broker/app/core_endpoint.h"
+#include "broker/app/spdlog_logger.h"
 #include "broker/core/broker.h"
 #include "broker/core/clock.h"
 
@@ -80,6 +81,8 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
 
   core::SystemClock clock;
   core::Broker broker(cfg.broker, clock);
+  SpdlogLogger logger;
+  broker.set_logger(&logger);
 
   transport::ServerOptions opts;
   opts.listeners = listener_specs(cfg);
@@ -89,6 +92,7 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   opts.output_low_water_bytes = cfg.broker.output_low_water_bytes;
   opts.output_hard_limit_bytes = cfg.broker.output_hard_limit_bytes;
   opts.connect_timeout = cfg.broker.connect_timeout;
+  opts.tcp_nodelay = cfg.set_tcp_nodelay;
   opts.event_lib = event_lib;
   opts.make_endpoint = core_endpoint_factory(broker);
   opts.on_tick = [&broker] { broker.tick(); };

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -44,6 +45,20 @@ void apply_port(Config& cfg, std::uint16_t port) {
   l.port = port;
   l.bind_address = "127.0.0.1";
   cfg.listeners.insert(cfg.listeners.begin(), std::move(l));
+}
+
+// With the built-in defaults, the WebSocket port serves the demo page (build/www) if present.
+void serve_demo_page(Config& cfg) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  const auto www = exe.parent_path() / "www";
+  if (!std::filesystem::exists(www / "index.html", ec)) return;
+  for (auto& l : cfg.listeners) {
+    if (l.protocol == broker::app::ListenerProtocol::websockets && l.http_dir.empty()) {
+      l.http_dir = www.string();
+    }
+  }
 }
 
 }  // namespace
@@ -86,6 +101,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Config cfg = std::move(loaded.value());
+  if (config_path.empty()) serve_demo_page(cfg);
   if (port != 0) apply_port(cfg, static_cast<std::uint16_t>(port));
   if (verbose) cfg.verbose = true;
 

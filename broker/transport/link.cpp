@@ -1,7 +1,10 @@
 // Link: the per-socket trampolines (read, write pump, close) and the engine's Peer.
 #include "broker/transport/link.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <span>
@@ -43,6 +46,10 @@ Link* Link::open(LoopState& loop, ListenerState& listener, lws* wsi, core::Trans
   if (!link->endpoint_) {
     delete link;
     return nullptr;
+  }
+  if (loop.options->tcp_nodelay) {
+    const int one = 1;
+    setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   loop.links.insert(link);
   ++listener.links;

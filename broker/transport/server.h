@@ -59,6 +59,7 @@ struct ServerOptions {
   std::chrono::seconds connect_timeout{10};  // first-byte / CONNECT backstop per socket
   std::chrono::seconds shutdown_grace{3};    // how long shutdown waits for flushes
   EventLib event_lib = EventLib::poll;
+  bool tcp_nodelay = false;  // TCP_NODELAY on every accepted socket (Mosquitto set_tcp_nodelay)
   EndpointFactory make_endpoint;
   std::function<void()> on_tick;      // Broker::tick()
   std::function<void()> on_shutdown;  // Broker::shutdown(): queue DISCONNECT 0x8B, close all

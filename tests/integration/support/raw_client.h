@@ -101,6 +101,7 @@ class WsClient {
   int status = 0;
   std::map<std::string, std::string> headers;
   TcpClient tcp;
+  Bytes stream;  // payload bytes received but not yet consumed (MQTT packet reader)
 };
 
 // A free loopback TCP port (bound to port 0 and released; callers retry on a bind race).
