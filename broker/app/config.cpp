@@ -92,9 +92,9 @@ struct Parser {
   // that come before any `listener` line of a file configure it.
   ListenerConfig dflt;
   ListenerState dflt_state;
-  std::string default_where;        // first `port`/`bind_address` line; empty = none
-  std::string global_listener_key;  // first listener key at global scope (needs the above)
-  std::string global_listener_key_where;
+  std::string default_where;  // first `port`/`bind_address` line; empty = none
+  // Listener keys at global scope, (key, where): they need the default listener.
+  std::vector<std::pair<std::string, std::string>> global_listener_keys;
   std::optional<std::size_t> current;  // latest `listener` of the file being read
 
   int depth = 0;  // 0 = main file
@@ -203,10 +203,7 @@ struct Parser {
   // default listener when there is none yet (Mosquitto semantics).
   std::pair<ListenerConfig*, ListenerState*> listener_for(const Line& l) {
     if (current) return {&cfg.listeners[*current], &states[*current]};
-    if (global_listener_key_where.empty()) {
-      global_listener_key_where = l.where;
-      global_listener_key = l.key;
-    }
+    global_listener_keys.emplace_back(l.key, l.where);
     return {&dflt, &dflt_state};
   }
 
@@ -1151,6 +1148,25 @@ bool Parser::include_dir(const Line& l) {
   return true;
 }
 
+// TLS keys that only restate defaults (`require_certificate false`, copied from Mosquitto's
+// example file) do not turn TLS on.
+bool is_default_tls(const TlsConfig& t) {
+  return t.certfile.empty() && t.keyfile.empty() && t.cafile.empty() && t.capath.empty() &&
+         t.crlfile.empty() && t.ciphers.empty() &&
+         (t.tls_version.empty() || t.tls_version == "tlsv1.2") && !t.require_certificate &&
+         !t.use_identity_as_username && !t.use_subject_as_username;
+}
+
+bool is_default_listener(const ListenerConfig& lc) {
+  const ListenerConfig d;
+  return lc.protocol == d.protocol && lc.socket_domain == d.socket_domain &&
+         lc.one_port == d.one_port && lc.ws_paths == d.ws_paths &&
+         lc.websockets_strict == d.websockets_strict && lc.allowed_origins == d.allowed_origins &&
+         lc.ws_ping_interval_s == d.ws_ping_interval_s && lc.http_dir == d.http_dir &&
+         (!lc.tls || is_default_tls(*lc.tls)) && !lc.policy.mount_point &&
+         lc.policy.max_connections == d.policy.max_connections;
+}
+
 std::string listener_name(const ListenerConfig& lc) {
   const bool tls = lc.tls.has_value();
   const char* kind =
@@ -1159,6 +1175,7 @@ std::string listener_name(const ListenerConfig& lc) {
 }
 
 bool Parser::finish_listener(ListenerConfig& lc, ListenerState& st) {
+  if (lc.tls && is_default_tls(*lc.tls)) lc.tls.reset();
   if (lc.tls) {
     TlsConfig& t = *lc.tls;
     if (t.certfile.empty() || t.keyfile.empty()) {
@@ -1202,11 +1219,23 @@ bool Parser::finish() {
     dflt_state.where = default_where;
     cfg.listeners.insert(cfg.listeners.begin(), std::move(dflt));
     states.insert(states.begin(), std::move(dflt_state));
-  } else if (!global_listener_key_where.empty()) {
-    return fail(global_listener_key_where,
-                quote(global_listener_key) +
-                    " must follow a 'listener' line (before any listener it configures "
-                    "Mosquitto's default listener, which needs 'port' or 'bind_address')");
+  } else if (!global_listener_keys.empty()) {
+    // Mosquitto creates its default listener only for non-default settings, so files derived
+    // from its example may restate defaults at global scope (`protocol mqtt`,
+    // `require_certificate false`): those are ignored with a warning. Anything else would be
+    // silently lost, so it is an error.
+    if (!is_default_listener(dflt)) {
+      const auto& [key, where] = global_listener_keys.front();
+      return fail(where, quote(key) +
+                             " must follow a 'listener' line (before any listener it configures "
+                             "Mosquitto's default listener, which needs 'port' or "
+                             "'bind_address')");
+    }
+    for (const auto& [key, where] : global_listener_keys) {
+      warn(where, quote(key) +
+                      " before any 'listener' line restates a default of Mosquitto's default "
+                      "listener, which is not configured; ignored");
+    }
   }
 
   if (cfg.listeners.empty()) {

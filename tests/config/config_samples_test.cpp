@@ -2,6 +2,8 @@
 // a typical websockets + TLS deployment.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "broker/app/config.h"
 #include "config_test_util.h"
 
@@ -181,4 +183,105 @@ TEST_CASE("Mosquitto 1.x style: port, global TLS keys and a websockets listener"
   CHECK(c.listeners[0].policy.allow_anonymous);
   CHECK(c.listeners[1].policy.allow_anonymous);
   CHECK(c.warnings.empty());
+}
+
+TEST_CASE("every setting of Mosquitto's example file, uncommented at its default, loads") {
+  // The non-comment lines of /usr/share/doc/mosquitto/examples/mosquitto.conf (2.0.11) after
+  // removing the '#' in front of each key: defaults restated, a bridge with placeholders.
+  TempDir dir;
+  const Config c =
+      parse_ok(dir,
+               "per_listener_settings false\n"
+               "allow_zero_length_clientid true\n"
+               "auto_id_prefix auto-\n"
+               "check_retain_source true\n"
+               "max_inflight_bytes 0\n"
+               "max_inflight_messages 20\n"
+               "max_keepalive 65535\n"
+               "max_packet_size 0\n"
+               "max_queued_bytes 0\n"
+               "max_qos 2\n"
+               "max_queued_messages 1000\n"
+               "memory_limit 0\n"
+               "message_size_limit 0\n"
+               "retain_available true\n"
+               "set_tcp_nodelay false\n"
+               "sys_interval 10\n"
+               "upgrade_outgoing_qos false\n"
+               "user mosquitto\n"
+               "max_connections -1\n"
+               "protocol mqtt\n"
+               "require_certificate false\n"
+               "use_identity_as_username false\n"
+               "use_identity_as_username false\n"
+               "autosave_interval 1800\n"
+               "autosave_on_changes false\n"
+               "persistence false\n"
+               "persistence_file mosquitto.db\n"
+               "log_dest stderr\n"
+               "log_type error\n"
+               "log_type warning\n"
+               "log_type notice\n"
+               "log_type information\n"
+               "connection_messages true\n"
+               "log_timestamp true\n"
+               "websockets_log_level 0\n"
+               "allow_anonymous false\n"
+               "connection <name>\n"
+               "address <host>[:<port>] [<host>[:<port>]]\n"
+               "topic <topic> [[[out | in | both] qos-level] local-prefix remote-prefix]\n"
+               "bridge_attempt_unsubscribe true\n"
+               "bridge_protocol_version mqttv311\n"
+               "cleansession false\n"
+               "idle_timeout 60\n"
+               "keepalive_interval 60\n"
+               "notifications true\n"
+               "restart_timeout 5 30\n"
+               "round_robin false\n"
+               "start_type automatic\n"
+               "threshold 10\n"
+               "try_private true\n"
+               "bridge_outgoing_retain true\n"
+               "bridge_max_packet_size 0\n"
+               "bridge_insecure false\n");
+  // No listener line: the loopback defaults, with the explicit allow_anonymous false.
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[0].bind_address == "127.0.0.1");
+  CHECK_FALSE(c.listeners[0].tls.has_value());
+  CHECK_FALSE(c.listeners[0].policy.allow_anonymous);
+  CHECK_FALSE(c.persistence);
+  CHECK(c.broker.max_inflight_messages == 20);
+  CHECK(c.broker.max_queued_messages == 1000);
+  CHECK(c.broker.max_keepalive == 65535);
+  CHECK(c.broker.maximum_qos == protocol::QoS::exactly_once);
+  const auto w = warnings_of(dir, c);
+  CHECK(w.size() == 32);
+  const auto has = [&](const std::string& text) {
+    return std::find(w.begin(), w.end(), text) != w.end();
+  };
+  CHECK(
+      has("wisp.conf:20: 'protocol' before any 'listener' line restates a default of "
+          "Mosquitto's default listener, which is not configured; ignored"));
+  CHECK(
+      has("wisp.conf:21: 'require_certificate' before any 'listener' line restates a default "
+          "of Mosquitto's default listener, which is not configured; ignored"));
+  CHECK(has("wisp.conf:37: 'connection' is not supported by Wisp yet; ignored"));
+  CHECK(has("wisp.conf:53: 'bridge_insecure' is not supported by Wisp yet; ignored"));
+}
+
+TEST_CASE("listener keys that restate defaults neither enable TLS nor need a default listener") {
+  TempDir dir;
+  const Config c = parse_ok(dir,
+                            "listener 1883\n"
+                            "require_certificate false\n"
+                            "use_identity_as_username false\n"
+                            "tls_version tlsv1.2\n");
+  REQUIRE(c.listeners.size() == 1);
+  CHECK_FALSE(c.listeners[0].tls.has_value());
+  CHECK(c.listeners[0].policy.name == "tcp:1883");
+  CHECK(c.warnings.empty());
+  // A non-default value at global scope is still an error (it would be lost).
+  CHECK(parse_error(dir, "require_certificate true\nlistener 8883\n") ==
+        "wisp.conf:1: 'require_certificate' must follow a 'listener' line (before any listener "
+        "it configures Mosquitto's default listener, which needs 'port' or 'bind_address')");
 }

@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -499,4 +501,74 @@ TEST_CASE("describe_supported_keys documents every key the parser accepts") {
     CHECK(err.find("unknown key") == std::string::npos);
     CHECK(err.starts_with("wisp.conf:1: '" + k + "'"));
   }
+}
+
+TEST_CASE("random lines never crash: each load succeeds or names file and line") {
+  TempDir dir;
+  const std::string www = dir.mkdir("www");
+  std::vector<std::string> keys = documented_keys();
+  keys.erase(std::remove(keys.begin(), keys.end(), "include_dir"), keys.end());
+  for (const char* k : {"connection", "bridge_cafile", "Listener", "", "#", "x"}) keys.push_back(k);
+  const std::vector<std::string> values = {"true",
+                                           "false",
+                                           "0",
+                                           "-1",
+                                           "1",
+                                           "20",
+                                           "1883",
+                                           "65535",
+                                           "65536",
+                                           "99999999999999999999",
+                                           "mqtt",
+                                           "websockets",
+                                           "ipv4",
+                                           "ipv6",
+                                           "14d",
+                                           "1y",
+                                           "tlsv1.3",
+                                           "tlsv1.1",
+                                           "/mqtt",
+                                           "/",
+                                           "https://a.example",
+                                           "file",
+                                           "stderr",
+                                           "none",
+                                           "all",
+                                           "#",
+                                           "a/#",
+                                           "c.pem",
+                                           "k.pem",
+                                           www,
+                                           "\t",
+                                           "é",
+                                           std::string(300, 'x'),
+                                           "normal",
+                                           "full"};
+  std::mt19937 rng(20261124);  // fixed seed: reproducible
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  int loaded = 0;
+  for (int file = 0; file < 1500; ++file) {
+    std::string text;
+    const auto lines = 1 + rng() % 8;
+    for (unsigned i = 0; i < lines; ++i) {
+      text += pick(keys);
+      const auto n = rng() % 4;
+      for (unsigned j = 0; j < n; ++j) text += " " + pick(values);
+      text += (rng() % 5 == 0) ? "\r\n" : "\n";
+    }
+    CAPTURE(text);
+    auto r = load_config(dir.write("wisp.conf", text));
+    if (r) {
+      ++loaded;
+      CHECK_FALSE(r->listeners.empty());
+      for (const auto& l : r->listeners) {
+        CHECK(l.port != 0);
+        CHECK_FALSE(l.policy.name.empty());
+        CHECK_FALSE(l.file.empty());
+      }
+    } else {
+      CHECK(dir.relative(r.error().message).starts_with("wisp.conf:"));
+    }
+  }
+  CHECK(loaded > 0);  // the generator reaches valid files too
 }
