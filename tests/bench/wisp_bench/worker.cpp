@@ -49,9 +49,10 @@ Conn::~Conn() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Conn::make_detached_ready() {
+void Conn::make_detached_ready(bool keep_output) {
   state_ = State::ready;
   fd_ = -1;
+  keep_detached_output_ = keep_output;
 }
 
 void Conn::start() {
@@ -154,6 +155,7 @@ void Conn::send_connect() {
   c.version = sh.opt.version;
   c.clean_start = true;
   c.keep_alive_s = sh.opt.keep_alive_s;
+  keep_alive_s_ = sh.opt.keep_alive_s;
   c.client_id = spec_.client_id;
   state_ = State::mqtt_connecting;
   queue(c);
@@ -268,6 +270,8 @@ void Conn::mqtt_bytes(ByteSpan in) {
         return;
       }
       if (ca->properties.receive_maximum) receive_max_ = *ca->properties.receive_maximum;
+      // [MQTT-3.2.2-22] the client must use the Server Keep Alive instead of its own.
+      if (ca->properties.server_keep_alive) keep_alive_s_ = *ca->properties.server_keep_alive;
       WorkerStats& st = w_.stats();
       st.last_connack_ns = std::max(st.last_connack_ns, mono_ns());
       if (spec_.role == Role::subscriber) {
@@ -414,7 +418,7 @@ void Conn::pump(std::uint64_t now) {
 }
 
 void Conn::ping_if_idle(std::uint64_t now) {
-  const std::uint16_t ka = w_.shared().opt.keep_alive_s;
+  const std::uint16_t ka = keep_alive_s_;
   if (state_ != State::ready || fd_ < 0 || ka == 0) return;
   if (now - last_tx_ns_ < std::uint64_t{ka} * 500'000'000ull) return;
   queue(protocol::PingReq{});
@@ -447,7 +451,7 @@ void Conn::close_gracefully() {
 
 void Conn::flush_stage() {
   if (!ws_ || stage_.empty()) return;
-  if (fd_ < 0) {
+  if (fd_ < 0 && !keep_detached_output_) {
     stage_.clear();
     return;
   }
@@ -463,6 +467,7 @@ void Conn::flush_stage() {
 
 void Conn::try_send() {
   if (fd_ < 0) {
+    if (keep_detached_output_) return;
     out_.clear();
     out_off_ = 0;
     return;

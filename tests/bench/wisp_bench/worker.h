@@ -80,8 +80,15 @@ class Conn final : public WsHandler {
   std::uint32_t unacked() const noexcept { return inflight_; }
   const std::vector<StreamTracker>& trackers() const noexcept { return trackers_; }
   std::uint64_t window_stalls() const noexcept { return window_stalls_; }
-  // Test hook: a connection with no socket whose output is discarded.
-  void make_detached_ready();
+  // Test hook: a ready connection with no socket. Its output is kept (readable with
+  // detached_output()) when `keep_output`, else discarded.
+  void make_detached_ready(bool keep_output = false);
+  const std::vector<std::uint8_t>& detached_output() const noexcept { return out_; }
+  // Wraps staged MQTT bytes in a WebSocket frame (ws) and writes what is pending.
+  void flush() {
+    flush_stage();
+    try_send();
+  }
 
   void on_ws_data(ByteSpan bytes) override;
   void on_ws_control(WsOpcode op, ByteSpan payload) override;
@@ -107,6 +114,8 @@ class Conn final : public WsHandler {
   State state_ = State::idle_not_started;
   bool ws_ = false;
   bool want_write_ = false;
+  bool keep_detached_output_ = false;
+  std::uint16_t keep_alive_s_ = 0;  // as granted (v5 Server Keep Alive) or requested
   std::vector<std::uint8_t> out_;
   std::size_t out_off_ = 0;
   std::vector<std::uint8_t> stage_;  // MQTT bytes waiting to be wrapped in a WS frame
