@@ -148,7 +148,11 @@ bool Broker::Impl::route(const MessageRef& msg) {
       Delivery& d = deliveries_[s->route_slot];
       if (q > d.qos) d.qos = q;
       d.retain_as_published = d.retain_as_published || sm.options.retain_as_published;
-      if (sm.options.subscription_id != 0) d.sub_ids.push_back(sm.options.subscription_id);
+      if (sm.options.subscription_id != 0) {  // ascending: deterministic for clients
+        const auto at =
+            std::lower_bound(d.sub_ids.begin(), d.sub_ids.end(), sm.options.subscription_id);
+        d.sub_ids.insert(at, sm.options.subscription_id);
+      }
       return;
     }
     s->route_epoch = route_epoch_;
@@ -538,8 +542,7 @@ void Broker::Impl::tick() {
       c->detach(true);
     }
   }
-  if (!next_sweep_ || t >= *next_sweep_) {
-    next_sweep_ = t + std::chrono::seconds(1);
+  {  // will delay and session expiry: every tick, so timing follows the tick period
     std::vector<Session*> expired;
     std::vector<Session*> wills;
     for (auto& [id, s] : sessions_) {

@@ -96,7 +96,6 @@ class Broker::Impl {
   std::vector<Delivery> deliveries_;
   std::uint64_t route_epoch_ = 0;
   std::size_t last_matched_ = 0;  // deliveries of the last route() (v5 PUBACK 0x10)
-  std::optional<TimePoint> next_sweep_;
 };
 
 // Per-connection output: an ordered queue of control packets (bytes in ctrl_) and publishes

@@ -888,7 +888,8 @@ TEST_CASE("v5: inbound topic alias set and used; invalid alias 0x94") {
   auto got = s->publishes();
   REQUIRE(got.size() == 2);
   CHECK(got[1].topic == "long/topic");
-  pr.topic_alias = 11;  // above our maximum of 10
+  SUBCASE("alias 0") { pr.topic_alias = 0; }
+  SUBCASE("alias above our maximum of 10") { pr.topic_alias = 11; }
   p->publish("long/topic", "3", QoS::at_most_once, false, 0, pr);
   CHECK(p->expect<protocol::Disconnect>().reason == ReasonCode::topic_alias_invalid);
 }
