@@ -2,16 +2,22 @@
 #include "tls/password_file.h"
 
 #include <fcntl.h>
+#include <mbedtls/md.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
+
+#include "tls/random.h"
 
 namespace tls {
 namespace {
@@ -73,6 +79,30 @@ bool read_secret(std::istream& in, std::ostream& out, const char* prompt, std::s
 
 }  // namespace
 
+struct PasswordFile::Cache {
+  using Tag = std::array<std::uint8_t, 32>;
+  std::mutex mutex;
+  std::array<std::uint8_t, 32> key{};
+  bool usable = false;
+  std::unordered_map<std::string, Tag> verified;
+
+  Cache() {
+    if (Random* rng = thread_random()) usable = static_cast<bool>(rng->fill(key));
+  }
+  Tag tag(std::string_view password) const {
+    Tag t{};
+    mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key.data(), key.size(),
+                    reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                    t.data());
+    return t;
+  }
+};
+
+std::size_t PasswordFile::cached() const {
+  std::lock_guard lock(cache_->mutex);
+  return cache_->verified.size();
+}
+
 protocol::Result<PasswordFile, protocol::Error> PasswordFile::load(const std::string& path) {
   auto text = read_file(path);
   if (!text) return protocol::unexpected(text.error());
@@ -82,6 +112,7 @@ protocol::Result<PasswordFile, protocol::Error> PasswordFile::load(const std::st
 protocol::Result<PasswordFile, protocol::Error> PasswordFile::parse(std::string_view text,
                                                                     std::string_view name) {
   PasswordFile pf;
+  pf.cache_ = std::make_shared<Cache>();
   const auto lines = split_lines(text);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
@@ -114,7 +145,19 @@ bool PasswordFile::verify(std::string_view user, std::string_view password) cons
     }
     return false;
   }
-  return verify_password(it->second, password);
+  const std::string key(user);
+  const Cache::Tag tag = cache_->tag(password);
+  if (cache_->usable) {
+    std::lock_guard lock(cache_->mutex);
+    const auto hit = cache_->verified.find(key);
+    if (hit != cache_->verified.end() && constant_time_equal(hit->second, tag)) return true;
+  }
+  if (!verify_password(it->second, password)) return false;
+  if (cache_->usable) {
+    std::lock_guard lock(cache_->mutex);
+    cache_->verified[key] = tag;
+  }
+  return true;
 }
 
 protocol::Status write_file_atomic(const std::string& path, std::string_view content,

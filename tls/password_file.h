@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,12 +24,18 @@ class PasswordFile {
 
   bool contains(std::string_view user) const;
   // False for an unknown user too; an unknown user costs one hash computation as well, so
-  // timing does not reveal which users exist.
+  // timing does not reveal which users exist. A successful check is remembered (per user, as
+  // an HMAC-SHA256 of the password under a random per-load key), so a reconnecting client
+  // does not pay the PBKDF2 cost again; wrong passwords always take the full path.
+  // Thread-safe.
   bool verify(std::string_view user, std::string_view password) const;
   std::size_t size() const noexcept { return users_.size(); }
+  std::size_t cached() const;
 
  private:
+  struct Cache;
   std::map<std::string, PasswordHash, std::less<>> users_;
+  std::shared_ptr<Cache> cache_;
 };
 
 // `wisp passwd` (arguments after "passwd"):

@@ -5,6 +5,7 @@
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/sha512.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -14,16 +15,60 @@
 namespace tls {
 namespace {
 
-struct MdCtx {
-  mbedtls_md_context_t ctx;
-  MdCtx() { mbedtls_md_init(&ctx); }
-  ~MdCtx() { mbedtls_md_free(&ctx); }
-  MdCtx(const MdCtx&) = delete;
-  MdCtx& operator=(const MdCtx&) = delete;
-};
-
 const unsigned char* uchars(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// PBKDF2-HMAC-SHA512 for one 64-byte output block [RFC 8018 section 5.2], with the HMAC
+// key's inner and outer pad states computed once: two SHA-512 compressions per iteration,
+// about half of what mbedtls_pkcs5_pbkdf2_hmac() spends (it re-keys the HMAC each round).
+bool pbkdf2_sha512(std::string_view password, protocol::ByteSpan salt, std::uint32_t iterations,
+                   std::uint8_t out[64]) {
+  constexpr std::size_t kBlock = 128;
+  unsigned char key[kBlock] = {};
+  if (password.size() > kBlock) {
+    if (mbedtls_sha512_ret(uchars(password), password.size(), key, 0) != 0) return false;
+  } else {
+    std::copy(password.begin(), password.end(), key);
+  }
+  unsigned char ipad[kBlock];
+  unsigned char opad[kBlock];
+  for (std::size_t i = 0; i < kBlock; ++i) {
+    ipad[i] = static_cast<unsigned char>(key[i] ^ 0x36);
+    opad[i] = static_cast<unsigned char>(key[i] ^ 0x5C);
+  }
+  struct Sha {
+    mbedtls_sha512_context c;
+    Sha() { mbedtls_sha512_init(&c); }
+    ~Sha() { mbedtls_sha512_free(&c); }
+  };
+  Sha inner0, outer0, work;
+  int rc = mbedtls_sha512_starts_ret(&inner0.c, 0);
+  if (rc == 0) rc = mbedtls_sha512_update_ret(&inner0.c, ipad, kBlock);
+  if (rc == 0) rc = mbedtls_sha512_starts_ret(&outer0.c, 0);
+  if (rc == 0) rc = mbedtls_sha512_update_ret(&outer0.c, opad, kBlock);
+  if (rc != 0) return false;
+  const auto hmac = [&](const unsigned char* a, std::size_t alen, const unsigned char* b,
+                        std::size_t blen, unsigned char mac[64]) {
+    unsigned char inner[64];
+    mbedtls_sha512_clone(&work.c, &inner0.c);
+    int r = mbedtls_sha512_update_ret(&work.c, a, alen);
+    if (r == 0 && blen > 0) r = mbedtls_sha512_update_ret(&work.c, b, blen);
+    if (r == 0) r = mbedtls_sha512_finish_ret(&work.c, inner);
+    mbedtls_sha512_clone(&work.c, &outer0.c);
+    if (r == 0) r = mbedtls_sha512_update_ret(&work.c, inner, sizeof inner);
+    if (r == 0) r = mbedtls_sha512_finish_ret(&work.c, mac);
+    return r == 0;
+  };
+  static const unsigned char kBlockIndex[4] = {0, 0, 0, 1};  // INT(1): the only block
+  unsigned char u[64];
+  if (!hmac(salt.data(), salt.size(), kBlockIndex, sizeof kBlockIndex, u)) return false;
+  std::copy(u, u + 64, out);
+  for (std::uint32_t i = 1; i < iterations; ++i) {
+    if (!hmac(u, sizeof u, nullptr, 0, u)) return false;
+    for (std::size_t j = 0; j < 64; ++j) out[j] = static_cast<std::uint8_t>(out[j] ^ u[j]);
+  }
+  return true;
 }
 
 std::vector<std::uint8_t> compute(const PasswordHash& h, std::string_view password) {
@@ -39,15 +84,28 @@ std::vector<std::uint8_t> compute(const PasswordHash& h, std::string_view passwo
     if (rc != 0) return {};
     return out;
   }
-  MdCtx md;
-  if (mbedtls_md_setup(&md.ctx, mbedtls_md_info_from_type(MBEDTLS_MD_SHA512), 1) != 0) return {};
-  if (mbedtls_pkcs5_pbkdf2_hmac(&md.ctx, uchars(password), password.size(), h.salt.data(),
-                                h.salt.size(), h.iterations, static_cast<std::uint32_t>(kHashBytes),
-                                out.data()) != 0) {
-    return {};
-  }
+  if (!pbkdf2_sha512(password, h.salt, h.iterations, out.data())) return {};
   return out;
 }
+
+}  // namespace
+
+std::vector<std::uint8_t> pbkdf2_sha512_reference(std::string_view password,
+                                                  protocol::ByteSpan salt,
+                                                  std::uint32_t iterations) {
+  mbedtls_md_context_t md;
+  mbedtls_md_init(&md);
+  std::vector<std::uint8_t> out(kHashBytes);
+  const bool ok = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA512), 1) == 0 &&
+                  mbedtls_pkcs5_pbkdf2_hmac(
+                      &md, uchars(password), password.size(), salt.data(), salt.size(), iterations,
+                      static_cast<std::uint32_t>(kHashBytes), out.data()) == 0;
+  mbedtls_md_free(&md);
+  if (!ok) out.clear();
+  return out;
+}
+
+namespace {
 
 std::vector<std::string_view> split_dollar(std::string_view s) {
   std::vector<std::string_view> parts;

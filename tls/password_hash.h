@@ -41,6 +41,11 @@ bool verify_password(const PasswordHash& h, std::string_view password);
 protocol::Result<PasswordHash, protocol::Error> make_password_hash(
     std::string_view password, std::uint32_t iterations = kDefaultPbkdf2Iterations);
 
+// mbedTLS's own PBKDF2-HMAC-SHA512 (slower): the cross-check for our implementation.
+std::vector<std::uint8_t> pbkdf2_sha512_reference(std::string_view password,
+                                                  protocol::ByteSpan salt,
+                                                  std::uint32_t iterations);
+
 // Compares without data-dependent branches or early exit (lengths are not secret).
 bool constant_time_equal(protocol::ByteSpan a, protocol::ByteSpan b) noexcept;
 

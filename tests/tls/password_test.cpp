@@ -85,6 +85,25 @@ TEST_CASE("make_password_hash writes $7$ with random salt and the iteration coun
   CHECK_FALSE(tls::make_password_hash("pw", 0));
 }
 
+TEST_CASE("our PBKDF2-HMAC-SHA512 equals mbedTLS's for all key lengths") {
+  const std::vector<std::uint8_t> salt{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  for (std::size_t len : {0u, 1u, 63u, 64u, 127u, 128u, 129u, 300u}) {
+    const std::string pw(len, 'p');
+    for (std::uint32_t it : {1u, 2u, 1000u}) {
+      CAPTURE(len);
+      CAPTURE(it);
+      tls::PasswordHash h;
+      h.kind = tls::HashKind::pbkdf2_sha512;
+      h.iterations = it;
+      h.salt = salt;
+      h.hash = tls::pbkdf2_sha512_reference(pw, salt, it);
+      REQUIRE(h.hash.size() == 64);
+      CHECK(tls::verify_password(h, pw));
+      CHECK_FALSE(tls::verify_password(h, pw + "x"));
+    }
+  }
+}
+
 TEST_CASE("constant_time_equal") {
   const std::vector<std::uint8_t> a{1, 2, 3}, b{1, 2, 3}, c{1, 2, 4}, d{1, 2};
   CHECK(tls::constant_time_equal(a, b));
@@ -112,6 +131,27 @@ TEST_CASE("PasswordFile parses comments and blank lines, reports the bad line") 
   CHECK(dup.error().message.find("duplicate") != std::string::npos);
   CHECK_FALSE(tls::PasswordFile::parse("nocolon\n", "f"));
   CHECK_FALSE(tls::PasswordFile::load("/nonexistent/wisp/pw"));
+}
+
+TEST_CASE("successful checks are cached per user; wrong passwords never hit the cache") {
+  auto pf = tls::PasswordFile::parse(std::string("alice:") + kAlice7 + "\nbob:" + kBob6, "pw");
+  REQUIRE(pf);
+  CHECK(pf->cached() == 0);
+  CHECK_FALSE(pf->verify("alice", "wrong"));
+  CHECK(pf->cached() == 0);
+  CHECK(pf->verify("alice", "secret"));
+  CHECK(pf->cached() == 1);
+  CHECK(pf->verify("alice", "secret"));  // from the cache
+  CHECK_FALSE(pf->verify("alice", "wrong"));
+  CHECK_FALSE(pf->verify("bob", "secret"));  // alice's cached password is not bob's
+  CHECK(pf->verify("bob", "hunter2"));
+  CHECK(pf->cached() == 2);
+  // Copies share the cache; a reload (new parse) starts empty.
+  const tls::PasswordFile copy = *pf;
+  CHECK(copy.verify("bob", "hunter2"));
+  auto again = tls::PasswordFile::parse(std::string("alice:") + kAlice7, "pw");
+  REQUIRE(again);
+  CHECK(again->cached() == 0);
 }
 
 TEST_CASE("files made by the installed mosquitto_passwd verify") {
