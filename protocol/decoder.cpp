@@ -5,6 +5,7 @@
 #include "protocol/decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <string_view>
@@ -16,6 +17,7 @@ namespace {
 
 constexpr ReasonCode kMalformed = ReasonCode::malformed_packet;
 constexpr ReasonCode kProtocol = ReasonCode::protocol_error;
+constexpr DecodeError kOk{ReasonCode::success, nullptr};
 
 // Bounds-checked reader over one packet body; the only place bytes are read. The first
 // failure sticks: later reads return zero/empty values and left() becomes 0, so loops end.
@@ -23,12 +25,12 @@ class Reader {
  public:
   explicit Reader(ByteSpan b) noexcept : b_(b) {}
 
-  bool ok() const noexcept { return !err_.has_value(); }
-  const DecodeError& error() const noexcept { return *err_; }
+  bool ok() const noexcept { return err_.detail == nullptr; }
+  const DecodeError& error() const noexcept { return err_; }
   std::size_t left() const noexcept { return b_.size() - pos_; }
 
   void fail(ReasonCode r, const char* detail) noexcept {
-    if (!err_) err_ = DecodeError{r, detail};
+    if (ok()) err_ = DecodeError{r, detail};
     pos_ = b_.size();
   }
   void fail(const DecodeError& e) noexcept { fail(e.reason, e.detail); }
@@ -89,8 +91,13 @@ class Reader {
 
   ByteSpan b_;
   std::size_t pos_ = 0;
-  std::optional<DecodeError> err_;
+  DecodeError err_{ReasonCode::success, nullptr};  // detail == nullptr: no error
 };
+
+bool has_wildcard(std::string_view s) noexcept {
+  return std::memchr(s.data(), '+', s.size()) != nullptr ||
+         std::memchr(s.data(), '#', s.size()) != nullptr;
+}
 
 bool in(std::uint8_t v, std::initializer_list<std::uint8_t> set) noexcept {
   return std::find(set.begin(), set.end(), v) != set.end();
@@ -274,8 +281,8 @@ void read_properties(Reader& r, PropCtx ctx, Properties& p) {
 
 // ---- fixed header -----------------------------------------------------------------------
 
-std::optional<DecodeError> check_fixed_header(std::uint8_t type, std::uint8_t flags,
-                                              ProtocolVersion v) noexcept {
+// An error with detail == nullptr means the header is fine.
+DecodeError check_fixed_header(std::uint8_t type, std::uint8_t flags, ProtocolVersion v) noexcept {
   if (type == 0) return DecodeError{kMalformed, "reserved packet type 0"};
   if (type == static_cast<std::uint8_t>(PacketType::auth) && v != ProtocolVersion::v5) {
     return DecodeError{kMalformed, "AUTH packet before MQTT 5"};
@@ -284,13 +291,13 @@ std::optional<DecodeError> check_fixed_header(std::uint8_t type, std::uint8_t fl
   if (t == PacketType::publish) {
     // [MQTT-3.3.1-4] both QoS bits set -> malformed.
     if ((flags & 0x06) == 0x06) return DecodeError{kMalformed, "QoS 3 in PUBLISH"};
-    return std::nullopt;
+    return kOk;
   }
   // [MQTT-2.2.2-1/2]: fixed flags; 0b0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE.
   const bool two =
       t == PacketType::pubrel || t == PacketType::subscribe || t == PacketType::unsubscribe;
   if (flags != (two ? 0x02 : 0x00)) return DecodeError{kMalformed, "reserved flag bits"};
-  return std::nullopt;
+  return kOk;
 }
 
 // ---- packets ------------------------------------------------------------------------------
@@ -390,7 +397,7 @@ void decode_publish(Reader& r, std::uint8_t flags, ProtocolVersion v, Publish& p
   // [MQTT-3.3.1-2] DUP must be 0 for QoS 0.
   if (p.dup && p.qos == QoS::at_most_once) return r.fail(kMalformed, "DUP set on QoS 0");
   p.topic = r.utf8();
-  if (r.ok() && p.topic.find_first_of("+#") != std::string_view::npos) {
+  if (r.ok() && has_wildcard(p.topic)) {
     return r.fail(ReasonCode::topic_name_invalid, "wildcard in PUBLISH topic");  // [MQTT-3.3.2-2]
   }
   if (p.qos != QoS::at_most_once) p.id = read_id(r);
@@ -509,9 +516,10 @@ void decode_auth(Reader& r, Auth& p) {
 }
 
 // Decodes into `out` (emplacing the right alternative); returns the error if any.
-std::optional<DecodeError> decode_into(const FixedHeader& h, ByteSpan body, ProtocolVersion v,
-                                       Packet& out) {
-  if (auto e = check_fixed_header(static_cast<std::uint8_t>(h.type), h.flags, v)) return e;
+DecodeError decode_into(const FixedHeader& h, ByteSpan body, ProtocolVersion v, Packet& out) {
+  if (auto e = check_fixed_header(static_cast<std::uint8_t>(h.type), h.flags, v); e.detail) {
+    return e;
+  }
   Reader r(body);
   switch (h.type) {
     case PacketType::connect: decode_connect(r, out.emplace<Connect>()); break;
@@ -533,15 +541,16 @@ std::optional<DecodeError> decode_into(const FixedHeader& h, ByteSpan body, Prot
   }
   if (!r.ok()) return r.error();
   if (r.left() != 0) return DecodeError{kMalformed, "bytes after the end of the packet"};
-  return std::nullopt;
+  return kOk;
 }
 
 }  // namespace
 
 std::variant<Packet, DecodeError> decode_body(const FixedHeader& header, ByteSpan body,
                                               ProtocolVersion version) {
-  std::variant<Packet, DecodeError> out;
-  if (auto e = decode_into(header, body, version, std::get<Packet>(out))) return *e;
+  std::variant<Packet, DecodeError> out{std::in_place_type<Packet>, std::in_place_type<PingReq>};
+  const DecodeError e = decode_into(header, body, version, std::get<Packet>(out));
+  if (e.detail != nullptr) out = e;
   return out;
 }
 
@@ -549,7 +558,7 @@ std::variant<Packet, DecodeError> decode_body(const FixedHeader& header, ByteSpa
 
 Decoder::Decoder(Limits limits) noexcept : limits_(limits) {}
 
-DecodeStep Decoder::fail(DecodeError e) noexcept {
+void Decoder::fail(DecodeError e) noexcept {
   failed_ = true;
   error_ = e;
   // A failed decoder holds nothing: the connection is about to be closed.
@@ -557,11 +566,9 @@ DecodeStep Decoder::fail(DecodeError e) noexcept {
   header_done_ = false;
   partial_handed_out_ = false;
   std::vector<std::uint8_t>().swap(partial_);
-  return e;
 }
 
-DecodeStep Decoder::next(ByteSpan& in) {
-  if (failed_) return error_;
+bool Decoder::frame(ByteSpan& in, ByteSpan& body) {
   if (partial_handed_out_) {
     // The previous packet's views pointed into partial_; they are now invalid by contract.
     partial_handed_out_ = false;
@@ -571,31 +578,40 @@ DecodeStep Decoder::next(ByteSpan& in) {
   }
 
   while (!header_done_) {
-    if (in.empty()) return NeedMore{};
+    if (in.empty()) return false;
     const std::uint8_t b = in.front();
     in = in.subspan(1);
     header_[header_len_++] = b;
     if (header_len_ == 1) {
       // Reject a bad first byte before buffering anything of its body.
-      if (auto e = check_fixed_header(static_cast<std::uint8_t>(b >> 4),
-                                      static_cast<std::uint8_t>(b & 0x0F), version_)) {
-        return fail(*e);
+      const DecodeError e = check_fixed_header(static_cast<std::uint8_t>(b >> 4),
+                                               static_cast<std::uint8_t>(b & 0x0F), version_);
+      if (e.detail != nullptr) {
+        fail(e);
+        return false;
       }
       continue;
     }
     if ((b & 0x80) != 0) {
       // [MQTT-1.5.5] at most 4 bytes of remaining length.
-      if (header_len_ == 5) return fail({kMalformed, "remaining length longer than 4 bytes"});
+      if (header_len_ == 5) {
+        fail({kMalformed, "remaining length longer than 4 bytes"});
+        return false;
+      }
       continue;
     }
-    if (header_len_ > 2 && b == 0) return fail({kMalformed, "remaining length not minimal"});
+    if (header_len_ > 2 && b == 0) {
+      fail({kMalformed, "remaining length not minimal"});
+      return false;
+    }
     std::uint32_t rl = 0;
     for (std::size_t i = 1; i < header_len_; ++i) {
       rl |= std::uint32_t{header_[i] & 0x7Fu} << (7 * (i - 1));
     }
     // The size limit is checked before a single body byte is buffered [MQTT-3.1.2-24].
     if (std::uint64_t{header_len_} + rl > limits_.max_packet_bytes) {
-      return fail({ReasonCode::packet_too_large, "packet larger than the maximum packet size"});
+      fail({ReasonCode::packet_too_large, "packet larger than the maximum packet size"});
+      return false;
     }
     fixed_.type = static_cast<PacketType>(header_[0] >> 4);
     fixed_.flags = static_cast<std::uint8_t>(header_[0] & 0x0F);
@@ -604,7 +620,6 @@ DecodeStep Decoder::next(ByteSpan& in) {
   }
 
   const std::size_t rl = fixed_.remaining_length;
-  ByteSpan body;
   if (partial_.empty() && in.size() >= rl) {
     body = in.first(rl);  // whole body present: decode in place, no copy
     in = in.subspan(rl);
@@ -613,16 +628,31 @@ DecodeStep Decoder::next(ByteSpan& in) {
     const std::size_t take = std::min(in.size(), rl - partial_.size());
     partial_.insert(partial_.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(take));
     in = in.subspan(take);
-    if (partial_.size() < rl) return NeedMore{};
+    if (partial_.size() < rl) return false;
     body = partial_;
     partial_handed_out_ = true;
   }
   header_done_ = false;
   header_len_ = 0;
+  return true;
+}
 
-  DecodeStep step{std::in_place_type<Packet>};
-  Packet& packet = std::get<Packet>(step);
-  if (auto e = decode_into(fixed_, body, version_, packet)) return fail(*e);
+DecodeStep Decoder::next(ByteSpan& in) {
+  // Every path returns `step`, so it is constructed in the caller's slot (no Packet moves).
+  DecodeStep step;  // NeedMore
+  ByteSpan body;
+  if (failed_ || !frame(in, body)) {
+    if (failed_) step = error_;
+    return step;
+  }
+  // Start from the trivial alternative; decode_into() emplaces the real one in place.
+  Packet& packet = step.emplace<Packet>(std::in_place_type<PingReq>);
+  const DecodeError e = decode_into(fixed_, body, version_, packet);
+  if (e.detail != nullptr) {
+    fail(e);
+    step = e;
+    return step;
+  }
   if (!version_known_) {
     if (const auto* c = std::get_if<Connect>(&packet)) {
       version_ = c->version;

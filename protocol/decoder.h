@@ -74,7 +74,9 @@ class Decoder {
   std::vector<std::uint8_t> partial_;  // reassembly buffer for bodies split across reads
   bool partial_handed_out_ = false;    // last packet viewed partial_; clear it on the next call
 
-  DecodeStep fail(DecodeError e) noexcept;
+  void fail(DecodeError e) noexcept;
+  // Reads header and body bytes from `in`; true with `body` set when a whole packet is there.
+  bool frame(ByteSpan& in, ByteSpan& body);
 };
 
 }  // namespace protocol

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace protocol {
 namespace {
@@ -31,6 +32,16 @@ bool valid_utf8(std::string_view s) noexcept {
   const std::size_t n = s.size();
   std::size_t i = 0;
   while (i < n) {
+    // Fast path: eight ASCII bytes at a time, none of them NUL.
+    while (n - i >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+      constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+      if ((w & kHigh) != 0 || ((w - kOnes) & ~w & kHigh) != 0) break;
+      i += 8;
+    }
+    if (i == n) break;
     const unsigned char c = p[i];
     if (c < 0x80) {
       if (c == 0) return false;  // [MQTT-1.5.4-2] no U+0000
