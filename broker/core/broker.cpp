@@ -225,14 +225,15 @@ bool Broker::Impl::deliver(Session& s, Outbound ob) {
   const bool persist = persistence_ != nullptr && s.persistent();
   if (live) {
     // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size.
-    if (!c->fits_client(c->publish_size(*ob.msg, ob.qos, ob.sub_ids))) {
+    const std::size_t size = c->publish_size(*ob.msg, ob.qos, ob.sub_ids);
+    if (!c->fits_client(size)) {
       ++stats_.publish_dropped;
       return false;
     }
     if (s.queue.empty()) {
       if (ob.qos == QoS::at_most_once) {
         if (c->can_send_qos0()) {
-          c->push_publish(ob);
+          c->push_publish(std::move(ob), size);
           return false;
         }
         if (!ob.retained_delivery) {
@@ -243,7 +244,7 @@ bool Broker::Impl::deliver(Session& s, Outbound ob) {
         ob.id = next_packet_id(s);
         ob.seq = s.next_seq++;
         if (persist) persistence_->inflight_set(s.client_id, to_stored(ob));
-        c->push_publish(ob);
+        c->push_publish(ob, size);
         s.inflight.emplace(ob.id, std::move(ob));
         return persist;
       }
@@ -292,17 +293,18 @@ void Broker::Impl::drain(Session& s) {
     s.queued_bytes -= std::min(s.queued_bytes, queue_cost(ob));
     if (persist && ob.qos != QoS::at_most_once) persistence_->queue_pop(s.client_id, ob.seq);
     if (ob.msg->expiry && *ob.msg->expiry <= t) continue;  // [MQTT-3.3.2-5]
-    if (!c->fits_client(c->publish_size(*ob.msg, ob.qos, ob.sub_ids))) {
+    const std::size_t size = c->publish_size(*ob.msg, ob.qos, ob.sub_ids);
+    if (!c->fits_client(size)) {
       ++stats_.publish_dropped;
       continue;
     }
     if (ob.qos == QoS::at_most_once) {
-      c->push_publish(ob);
+      c->push_publish(std::move(ob), size);
       continue;
     }
     ob.id = next_packet_id(s);
     if (persist) persistence_->inflight_set(s.client_id, to_stored(ob));
-    c->push_publish(ob);
+    c->push_publish(ob, size);
     s.inflight.emplace(ob.id, std::move(ob));
   }
 }

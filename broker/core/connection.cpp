@@ -402,7 +402,7 @@ void Connection::Impl::resume_session() {
       if (ob->state == InflightState::pubrec_received) {
         send(protocol::PubRel{ob->id, ReasonCode::success, {}});
       } else {
-        push_publish(*ob);
+        push_publish(*ob, publish_size(*ob->msg, ob->qos, ob->sub_ids));
       }
     }
   }
@@ -848,8 +848,7 @@ std::size_t Connection::Impl::publish_size(const Message& m, QoS qos,
   return protocol::publish_packet_size(h, version_);
 }
 
-void Connection::Impl::push_publish(const Outbound& ob) {
-  const bool was_empty = out_.empty();
+void Connection::Impl::push_publish(const Outbound& ob, std::size_t size) {
   OutItem item;
   item.msg = ob.msg;
   item.id = ob.id;
@@ -857,7 +856,24 @@ void Connection::Impl::push_publish(const Outbound& ob) {
   item.retain = ob.retain;
   item.dup = ob.dup;
   item.sub_ids = ob.sub_ids;
-  item.size = publish_size(*ob.msg, ob.qos, ob.sub_ids);
+  item.size = size;
+  push_item(std::move(item));
+}
+
+void Connection::Impl::push_publish(Outbound&& ob, std::size_t size) {
+  OutItem item;
+  item.msg = std::move(ob.msg);
+  item.id = ob.id;
+  item.qos = ob.qos;
+  item.retain = ob.retain;
+  item.dup = ob.dup;
+  item.sub_ids = std::move(ob.sub_ids);
+  item.size = size;
+  push_item(std::move(item));
+}
+
+void Connection::Impl::push_item(OutItem&& item) {
+  const bool was_empty = out_.empty();
   const std::size_t n = item.size;
   out_.push_back(std::move(item));
   after_enqueue(was_empty, n);

@@ -150,7 +150,10 @@ class Connection::Impl {
   template <class P>
   void send(const P& packet);
   void send_ack_later(protocol::PacketType type, protocol::PacketId id, protocol::ReasonCode rc);
-  void push_publish(const Outbound& ob);
+  // Queues a PUBLISH of `ob` (copied, or moved for QoS 0); `size` from publish_size().
+  void push_publish(const Outbound& ob, std::size_t size);
+  void push_publish(Outbound&& ob, std::size_t size);
+  void push_item(OutItem&& item);
   bool can_send_qos0() const noexcept {
     return queued_bytes_ < broker_.config_.output_high_water_bytes;
   }
