@@ -515,6 +515,18 @@ void decode_auth(Reader& r, Auth& p) {
   if (r.left() > 0) read_properties(r, PropCtx::auth, p.properties);
 }
 
+// The version a CONNECT body claims (protocol name + level), if it is one we speak.
+std::optional<ProtocolVersion> claimed_version(ByteSpan body) noexcept {
+  Reader r(body);
+  const ByteSpan name = r.binary();
+  const auto level = static_cast<std::uint8_t>(r.u8() & 0x7F);
+  if (!r.ok()) return std::nullopt;
+  const std::string_view n(reinterpret_cast<const char*>(name.data()), name.size());
+  if (n == "MQTT" && (level == 4 || level == 5)) return static_cast<ProtocolVersion>(level);
+  if (n == "MQIsdp" && level == 3) return ProtocolVersion::v31;
+  return std::nullopt;
+}
+
 // Decodes into `out` (emplacing the right alternative); returns the error if any.
 DecodeError decode_into(const FixedHeader& h, ByteSpan body, ProtocolVersion v, Packet& out) {
   if (auto e = check_fixed_header(static_cast<std::uint8_t>(h.type), h.flags, v); e.detail) {
@@ -649,6 +661,10 @@ DecodeStep Decoder::next(ByteSpan& in) {
   Packet& packet = step.emplace<Packet>(std::in_place_type<PingReq>);
   const DecodeError e = decode_into(fixed_, body, version_, packet);
   if (e.detail != nullptr) {
+    // A rejected first CONNECT still tells which version to answer in (CONNACK 0x81/0x82...).
+    if (!version_known_ && fixed_.type == PacketType::connect) {
+      if (auto v = claimed_version(body)) version_ = *v;
+    }
     fail(e);
     step = e;
     return step;

@@ -45,7 +45,9 @@ class Decoder {
   // up without completing a packet (the partial bytes are kept), a Packet, or a DecodeError.
   // A returned Packet's views point into the caller's buffer or the reassembly buffer and are
   // valid until the next call to next(). After a DecodeError the decoder stays failed: every
-  // later call returns the same error; the connection must be closed.
+  // later call returns the same error; the connection must be closed. If the first CONNECT is
+  // the packet rejected, version() is the version it claimed when its protocol name and level
+  // are valid (so a CONNACK can carry the reason in that version), else unchanged.
   [[nodiscard]] DecodeStep next(ByteSpan& in);
 
   // Until set, the version is taken from the first CONNECT decoded (server side). A client

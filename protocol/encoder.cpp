@@ -240,7 +240,10 @@ void write_body(const Subscribe& p, ProtocolVersion v, ByteWriter& w) {
 void write_body(const SubAck& p, ProtocolVersion v, ByteWriter& w) {
   w.u16(p.id);
   if (is_v5(v)) write_props_block(p.properties, w);
-  for (ReasonCode r : p.reasons) w.u8(u8_of(r));
+  for (ReasonCode r : p.reasons) {
+    // [MQTT-3.9.3] 3.1.1 knows only 0x00-0x02 and 0x80 (failure): every v5 error is 0x80.
+    w.u8(!is_v5(v) && is_error(r) ? std::uint8_t{0x80} : u8_of(r));
+  }
 }
 
 void write_body(const Unsubscribe& p, ProtocolVersion v, ByteWriter& w) {

@@ -205,3 +205,24 @@ TEST_CASE("v5 acknowledgements accept the long forms with empty properties") {
   const Owned d = decode_one(bytes({0xE0, 0x02, 0x00, 0x00}), ProtocolVersion::v5);
   CHECK(std::get<Disconnect>(d.packet) == Disconnect{});
 }
+
+TEST_CASE("a rejected first CONNECT still sets the version it claims") {
+  // v5 CONNECT with receive maximum 0: protocol error, but the CONNACK must be v5.
+  const Bytes v5 = {0x10, 0x10, 0x00, 0x04, 'M',  'Q',  'T',  'T',  0x05,
+                    0x02, 0x00, 0x00, 0x03, 0x21, 0x00, 0x00, 0x00, 0x00};
+  Decoder d;
+  ByteSpan in = v5;
+  DecodeStep s = d.next(in);
+  REQUIRE(std::holds_alternative<DecodeError>(s));
+  CHECK(std::get<DecodeError>(s).reason == ReasonCode::protocol_error);
+  CHECK(d.version() == ProtocolVersion::v5);
+  // An unknown level leaves the default.
+  const Bytes bad = {0x10, 0x0C, 0x00, 0x04, 'M',  'Q',  'T',
+                     'T',  0x07, 0x02, 0x00, 0x00, 0x00, 0x00};
+  Decoder d2;
+  ByteSpan in2 = bad;
+  DecodeStep s2 = d2.next(in2);
+  REQUIRE(std::holds_alternative<DecodeError>(s2));
+  CHECK(std::get<DecodeError>(s2).reason == ReasonCode::unsupported_protocol_version);
+  CHECK(d2.version() == ProtocolVersion::v311);
+}

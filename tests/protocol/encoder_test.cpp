@@ -138,3 +138,25 @@ TEST_CASE("the fan-out head without per-subscriber properties matches encode(Pub
     CHECK(fan_out(h, {}, p.payload, v) == encode_to_vector(p, v));
   }
 }
+
+TEST_CASE("SUBACK in 3.1.1 encodes every v5 error reason as 0x80 failure") {
+  const SubAck a{3,
+                 {ReasonCode::granted_qos_1, ReasonCode::not_authorized,
+                  ReasonCode::topic_filter_invalid, ReasonCode::granted_qos_0},
+                 {}};
+  CHECK(encode_to_vector(a, ProtocolVersion::v311) ==
+        bytes({0x90, 0x06, 0x00, 0x03, 0x01, 0x80, 0x80, 0x00}));
+  CHECK(encode_to_vector(a, ProtocolVersion::v5) ==
+        bytes({0x90, 0x07, 0x00, 0x03, 0x00, 0x01, 0x87, 0x8F, 0x00}));
+}
+
+TEST_CASE("every reason code has a name") {
+  for (int i = 0; i < 256; ++i) {
+    const auto r = static_cast<ReasonCode>(i);
+    const std::string_view name = to_string(r);
+    const bool known = name != "unknown reason code";
+    const bool defined = i <= 0x02 || i == 0x04 || i == 0x10 || i == 0x11 || i == 0x18 ||
+                         i == 0x19 || (i >= 0x80 && i <= 0xA2);
+    CHECK_MESSAGE(known == defined, i);
+  }
+}
