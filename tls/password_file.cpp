@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "tls/random.h"
+#include "tls/scram.h"
 
 namespace tls {
 namespace {
@@ -207,13 +208,17 @@ int passwd_main(const std::vector<std::string>& args, std::istream& in, std::ost
       "usage: wisp passwd [-c] [-I iterations] FILE USER\n"
       "       wisp passwd -b [-c] [-I iterations] FILE USER PASSWORD\n"
       "       wisp passwd -D FILE USER\n"
+      "       wisp passwd --scram-sha-256 [-c] [-b] [-I iterations] FILE USER [PASSWORD]\n"
       "  -c  create FILE (overwrite if it exists)\n"
       "  -b  take the password from the command line\n"
       "  -D  delete USER\n"
-      "  -I  PBKDF2 iterations (default 100000)\n";
+      "  -I  PBKDF2 iterations (default 100000; 4096 for SCRAM)\n"
+      "  --scram-sha-256  edit a SCRAM verifier file (scram_file) instead of a password file\n";
   bool create = false;
   bool batch = false;
   bool remove = false;
+  bool scram = false;
+  bool iterations_given = false;
   std::uint32_t iterations = kDefaultPbkdf2Iterations;
   std::vector<std::string> pos;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -224,7 +229,10 @@ int passwd_main(const std::vector<std::string>& args, std::istream& in, std::ost
       batch = true;
     } else if (a == "-D") {
       remove = true;
+    } else if (a == "--scram-sha-256") {
+      scram = true;
     } else if (a == "-I") {
+      iterations_given = true;
       if (i + 1 >= args.size()) {
         err << "passwd: -I needs a number\n" << kUsage;
         return 2;
@@ -246,6 +254,7 @@ int passwd_main(const std::vector<std::string>& args, std::istream& in, std::ost
       pos.push_back(a);
     }
   }
+  if (scram && !iterations_given) iterations = kDefaultScramIterations;
   const std::size_t want = remove ? 2 : (batch ? 3 : 2);
   if (pos.size() != want || (remove && (create || batch))) {
     err << kUsage;
@@ -266,7 +275,12 @@ int passwd_main(const std::vector<std::string>& args, std::istream& in, std::ost
       return 1;
     }
     // Validate the existing file so we never rewrite garbage.
-    if (auto pf = PasswordFile::parse(*text, path); !pf) {
+    if (scram) {
+      if (auto sf = parse_scram_file(*text, path); !sf) {
+        err << "passwd: " << sf.error().message << "\n";
+        return 1;
+      }
+    } else if (auto pf = PasswordFile::parse(*text, path); !pf) {
       err << "passwd: " << pf.error().message << "\n";
       return 1;
     }
@@ -315,12 +329,27 @@ int passwd_main(const std::vector<std::string>& args, std::istream& in, std::ost
       err << "passwd: empty password\n";
       return 1;
     }
-    auto hash = make_password_hash(password, iterations);
-    if (!hash) {
-      err << "passwd: " << hash.error().message << "\n";
-      return 1;
+    std::string entry;
+    if (scram) {
+      auto salt = random_bytes(16);
+      if (!salt) {
+        err << "passwd: " << salt.error().message << "\n";
+        return 1;
+      }
+      auto cred = scram_credential(ScramHash::sha256, password, *salt, iterations);
+      if (!cred) {
+        err << "passwd: " << cred.error().message << "\n";
+        return 1;
+      }
+      entry = user + ":" + format_scram_verifier(*cred);
+    } else {
+      auto hash = make_password_hash(password, iterations);
+      if (!hash) {
+        err << "passwd: " << hash.error().message << "\n";
+        return 1;
+      }
+      entry = user + ":" + format_password_hash(*hash);
     }
-    std::string entry = user + ":" + format_password_hash(*hash);
     bool replaced = false;
     for (auto& l : lines) {
       if (line_user(l) == user) {

@@ -5,6 +5,7 @@
 #include <mbedtls/pkcs5.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "tls/base64.h"
 #include "tls/random.h"
@@ -144,6 +145,88 @@ protocol::Result<ScramCredential, protocol::Error> scram_credential(const Passwo
     return fail("only $7$ (PBKDF2-HMAC-SHA512) hashes can serve SCRAM-SHA-512");
   }
   return from_salted(ScramHash::sha512, h.hash, h.salt, h.iterations);
+}
+
+std::string format_scram_verifier(const ScramCredential& c) {
+  return std::string(scram_mechanism(c.hash)) + "$" + std::to_string(c.iterations) + ":" +
+         base64_encode(c.salt) + "$" + base64_encode(c.stored_key) + ":" +
+         base64_encode(c.server_key);
+}
+
+protocol::Result<ScramCredential, protocol::Error> parse_scram_verifier(std::string_view text) {
+  const std::size_t d1 = text.find('$');
+  const std::size_t d2 = d1 == std::string_view::npos ? d1 : text.find('$', d1 + 1);
+  if (d2 == std::string_view::npos)
+    return fail("not a SCRAM verifier (want MECH$i:salt$stored:server)");
+  const auto mech = parse_scram_mechanism(text.substr(0, d1));
+  if (!mech) return fail("unknown SCRAM mechanism '" + std::string(text.substr(0, d1)) + "'");
+  const std::string_view params = text.substr(d1 + 1, d2 - d1 - 1);
+  const std::string_view keys = text.substr(d2 + 1);
+  const std::size_t c1 = params.find(':');
+  const std::size_t c2 = keys.find(':');
+  if (c1 == std::string_view::npos || c2 == std::string_view::npos) {
+    return fail("malformed SCRAM verifier");
+  }
+  ScramCredential c;
+  c.hash = *mech;
+  for (char ch : params.substr(0, c1)) {
+    if (ch < '0' || ch > '9' || c.iterations > kMaxPbkdf2Iterations) {
+      return fail("bad SCRAM iteration count");
+    }
+    c.iterations = c.iterations * 10 + static_cast<std::uint32_t>(ch - '0');
+  }
+  if (c.iterations == 0 || c.iterations > kMaxPbkdf2Iterations) {
+    return fail("bad SCRAM iteration count");
+  }
+  auto salt = base64_decode(params.substr(c1 + 1));
+  auto stored = base64_decode(keys.substr(0, c2));
+  auto server = base64_decode(keys.substr(c2 + 1));
+  if (!salt || salt->empty() || !stored || !server) return fail("bad base64 in SCRAM verifier");
+  if (stored->size() != md_len(c.hash) || server->size() != md_len(c.hash)) {
+    return fail("SCRAM keys have the wrong length");
+  }
+  c.salt = std::move(*salt);
+  c.stored_key = std::move(*stored);
+  c.server_key = std::move(*server);
+  return c;
+}
+
+protocol::Result<ScramUsers, protocol::Error> parse_scram_file(std::string_view text,
+                                                               std::string_view name) {
+  ScramUsers users;
+  std::size_t start = 0;
+  std::size_t line_no = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const std::string where = std::string(name) + ":" + std::to_string(line_no) + ": ";
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return fail(where + "want user:SCRAM-SHA-256$...");
+    }
+    auto cred = parse_scram_verifier(line.substr(colon + 1));
+    if (!cred) return fail(where + cred.error().message);
+    if (!users.emplace(std::string(line.substr(0, colon)), std::move(cred).value()).second) {
+      return fail(where + "duplicate user");
+    }
+  }
+  return users;
+}
+
+protocol::Result<ScramUsers, protocol::Error> load_scram_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return fail(path + ": cannot open");
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return parse_scram_file(text, path);
 }
 
 ScramCredential scram_decoy(ScramHash hash, std::string_view username, std::uint32_t iterations,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,16 @@ protocol::Result<ScramCredential, protocol::Error> scram_credential(const Passwo
 // from `secret`), matches no password. Hides which users exist.
 ScramCredential scram_decoy(ScramHash hash, std::string_view username, std::uint32_t iterations,
                             protocol::ByteSpan secret);
+
+// Dedicated SCRAM verifier files, one "user:VERIFIER" per line ('#' comments), in
+// PostgreSQL's format: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64).
+std::string format_scram_verifier(const ScramCredential& c);
+protocol::Result<ScramCredential, protocol::Error> parse_scram_verifier(std::string_view text);
+using ScramUsers = std::map<std::string, ScramCredential, std::less<>>;
+protocol::Result<ScramUsers, protocol::Error> parse_scram_file(std::string_view text,
+                                                               std::string_view name);
+protocol::Result<ScramUsers, protocol::Error> load_scram_file(const std::string& path);
+inline constexpr std::uint32_t kDefaultScramIterations = 4096;  // RFC 7677 minimum
 
 class ScramServer {
  public:

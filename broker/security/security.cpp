@@ -10,6 +10,8 @@
 #include "broker/security/topic_match.h"
 #include "tls/jwt.h"
 #include "tls/password_file.h"
+#include "tls/random.h"
+#include "tls/scram.h"
 
 namespace broker::security {
 
@@ -17,6 +19,9 @@ using protocol::ReasonCode;
 
 struct Security::State {
   std::optional<tls::PasswordFile> passwords;
+  // SCRAM-SHA-512 credentials derived from the password file's $7$ entries.
+  tls::ScramUsers scram512;
+  std::optional<tls::ScramUsers> scram256;
   std::optional<AclFile> acl;
   std::unique_ptr<tls::JwtVerifier> verifier;
   std::string ticket_secret;  // HS256 only, for issue_ticket()
@@ -50,7 +55,10 @@ bool TicketGrants::allowed(std::string_view topic, core::Access access) const {
 }
 
 Security::Security(SecurityConfig config, const core::Clock& clock)
-    : config_(std::move(config)), clock_(clock), limiter_(config_.rate_limit, clock) {}
+    : config_(std::move(config)), clock_(clock), limiter_(config_.rate_limit, clock) {
+  auto key = tls::random_bytes(32);
+  decoy_key_ = key ? std::move(key).value() : std::vector<std::uint8_t>(32, 0x42);
+}
 Security::~Security() = default;
 
 protocol::Result<std::unique_ptr<Security>, protocol::Error> Security::create(
@@ -73,9 +81,30 @@ protocol::Result<std::shared_ptr<const Security::State>, protocol::Error> Securi
     const SecurityConfig& config) {
   auto st = std::make_shared<State>();
   if (!config.password_file.empty()) {
-    auto pf = tls::PasswordFile::load(config.password_file);
+    auto text = read_text(config.password_file);
+    if (!text) return protocol::fail("password_file " + text.error().message);
+    auto pf = tls::PasswordFile::parse(*text, config.password_file);
     if (!pf) return protocol::fail("password_file " + pf.error().message);
     st->passwords = std::move(pf).value();
+    // The same text again for the raw $7$ hashes: SCRAM-SHA-512 credentials.
+    std::istringstream lines(*text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line.front() == '#') continue;
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      auto h = tls::parse_password_hash(std::string_view(line).substr(colon + 1));
+      if (!h || h->kind != tls::HashKind::pbkdf2_sha512) continue;
+      if (auto cred = tls::scram_credential(*h)) {
+        st->scram512.emplace(line.substr(0, colon), std::move(cred).value());
+      }
+    }
+  }
+  if (!config.scram_file.empty()) {
+    auto sf = tls::load_scram_file(config.scram_file);
+    if (!sf) return protocol::fail("scram_file " + sf.error().message);
+    st->scram256 = std::move(sf).value();
   }
   if (!config.acl_file.empty()) {
     auto acl = AclFile::load(config.acl_file);
@@ -140,12 +169,16 @@ bool Security::looks_like_jwt(std::string_view s) noexcept {
 
 core::AuthDecision Security::fail(const core::AuthRequest& req, ReasonCode reason,
                                   std::string detail, bool count_failure) {
-  if (count_failure) limiter_.record_failure(req.remote_address);
+  return fail_at(req.remote_address, req.client_id, reason, std::move(detail), count_failure);
+}
+
+core::AuthDecision Security::fail_at(std::string_view address, std::string_view client_id,
+                                     ReasonCode reason, std::string detail, bool count_failure) {
+  if (count_failure) limiter_.record_failure(address);
   core::AuthDecision d;
   d.reason = reason;
   d.log_detail = std::move(detail);
-  d.log_detail +=
-      " (client '" + std::string(req.client_id) + "' from " + std::string(req.remote_address) + ")";
+  d.log_detail += " (client '" + std::string(client_id) + "' from " + std::string(address) + ")";
   return d;
 }
 
@@ -239,6 +272,75 @@ bool Security::allowed(const core::ClientIdentity& who, std::string_view topic,
     return state->acl->allowed(who.client_id, who.username, topic, access, config_.subscribe_check);
   }
   return true;
+}
+
+bool Security::supports_method(std::string_view method) const {
+  const auto mech = tls::parse_scram_mechanism(method);
+  if (!mech) return false;
+  return *mech == tls::ScramHash::sha512 ? state_->passwords.has_value()
+                                         : state_->scram256.has_value();
+}
+
+EnhancedAuthStep Security::start_enhanced_auth(const core::AuthRequest& req,
+                                               std::unique_ptr<ScramExchange>& exchange) {
+  exchange.reset();
+  EnhancedAuthStep out;
+  const std::shared_ptr<const State> state = state_;
+  if (limiter_.blocked(req.remote_address)) {
+    out.decision = fail(req, ReasonCode::connection_rate_exceeded, "too many failed logins", false);
+    return out;
+  }
+  const std::string_view method = req.auth_method.value_or("");
+  if (!supports_method(method)) {
+    out.decision = fail(req, ReasonCode::bad_authentication_method,
+                        "unsupported authentication method '" + std::string(method) + "'", false);
+    return out;
+  }
+  const tls::ScramHash hash = *tls::parse_scram_mechanism(method);
+  auto x = std::make_unique<ScramExchange>(hash, std::string(req.remote_address),
+                                           std::string(req.client_id));
+  const std::string_view first = req.auth_data ? as_text(*req.auth_data) : std::string_view{};
+  auto user = x->server_.client_first(first);
+  if (!user) {
+    out.decision = fail(req, ReasonCode::not_authorized, user.error().message, true);
+    return out;
+  }
+  const tls::ScramUsers& users =
+      hash == tls::ScramHash::sha512 ? state->scram512 : *state->scram256;
+  const auto it = users.find(*user);
+  tls::ScramCredential cred;
+  if (it != users.end()) {
+    cred = it->second;
+  } else {
+    // Unknown user: carry on with a decoy so only the proof step fails.
+    const std::uint32_t iterations =
+        users.empty() ? tls::kDefaultScramIterations : users.begin()->second.iterations;
+    cred = tls::scram_decoy(hash, *user, iterations, decoy_key_);
+  }
+  auto server_first = x->server_.server_first(std::move(cred));
+  if (!server_first) {
+    out.decision = fail(req, ReasonCode::unspecified_error, server_first.error().message, false);
+    return out;
+  }
+  out.decision.reason = ReasonCode::continue_authentication;
+  out.auth_data.assign(server_first->begin(), server_first->end());
+  exchange = std::move(x);
+  return out;
+}
+
+EnhancedAuthStep Security::continue_enhanced_auth(ScramExchange& x, protocol::ByteSpan data) {
+  EnhancedAuthStep out;
+  auto server_final = x.server_.client_final(as_text(data));
+  if (!server_final) {
+    out.decision =
+        fail_at(x.address_, x.client_id_, ReasonCode::bad_user_name_or_password,
+                "user '" + x.server_.username() + "': " + server_final.error().message, true);
+    return out;
+  }
+  out.decision.reason = ReasonCode::success;
+  out.decision.username = x.server_.username();
+  out.auth_data.assign(server_final->begin(), server_final->end());
+  return out;
 }
 
 protocol::Result<std::string, protocol::Error> Security::issue_ticket(

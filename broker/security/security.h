@@ -19,6 +19,7 @@
 #include "broker/security/acl_file.h"
 #include "broker/security/login_rate_limiter.h"
 #include "protocol/result.h"
+#include "tls/scram.h"
 
 namespace tls {
 class JwtVerifier;
@@ -40,7 +41,10 @@ struct TicketConfig {
 
 struct SecurityConfig {
   std::string password_file;  // empty: no password file
-  std::string acl_file;       // empty: everything authorized (but "$SYS" writes)
+  // SCRAM-SHA-256 verifiers (`wisp passwd --scram-sha-256`); empty: SCRAM-SHA-256 is off.
+  // SCRAM-SHA-512 uses the password_file's "$7$" entries and is on whenever it is set.
+  std::string scram_file;
+  std::string acl_file;  // empty: everything authorized (but "$SYS" writes)
   std::optional<TicketConfig> tickets;
   SubscribeCheck subscribe_check = SubscribeCheck::mosquitto;
   RateLimitConfig rate_limit;
@@ -59,6 +63,28 @@ class TicketGrants final : public core::Grants {
   std::optional<std::vector<std::string>> subscribe_;  // absent = may subscribe nowhere
 };
 
+// One step of MQTT 5 enhanced authentication [MQTT-4.12]. decision.reason is
+//   continue_authentication  send AUTH (0x18) with auth_data, wait for the client's AUTH
+//   success                  send CONNACK (or AUTH 0x00 on re-authentication) with auth_data
+//   an error                 send CONNACK / DISCONNECT with that reason; the exchange is over
+struct EnhancedAuthStep {
+  core::AuthDecision decision;
+  std::vector<std::uint8_t> auth_data;
+};
+
+// The state of one SCRAM exchange (per connection); created by start_enhanced_auth().
+class ScramExchange {
+ public:
+  ScramExchange(tls::ScramHash hash, std::string address, std::string client_id)
+      : server_(hash), address_(std::move(address)), client_id_(std::move(client_id)) {}
+
+ private:
+  friend class Security;
+  tls::ScramServer server_;
+  std::string address_;
+  std::string client_id_;
+};
+
 class Security final : public core::Authenticator, public core::Authorizer {
  public:
   static protocol::Result<std::unique_ptr<Security>, protocol::Error> create(
@@ -70,6 +96,15 @@ class Security final : public core::Authenticator, public core::Authorizer {
   core::AuthDecision authenticate(const core::AuthRequest& req) override;
   bool allowed(const core::ClientIdentity& who, std::string_view topic,
                core::Access access) override;
+
+  // "SCRAM-SHA-512" with a password_file, "SCRAM-SHA-256" with a scram_file.
+  bool supports_method(std::string_view method) const override;
+  // CONNECT (or AUTH 0x19) with Authentication Method `req.auth_method` and the client-first
+  // message in `req.auth_data`. On continue_authentication, `exchange` holds the state to pass
+  // to continue_enhanced_auth() with the next AUTH packet's data.
+  EnhancedAuthStep start_enhanced_auth(const core::AuthRequest& req,
+                                       std::unique_ptr<ScramExchange>& exchange);
+  EnhancedAuthStep continue_enhanced_auth(ScramExchange& exchange, protocol::ByteSpan data);
 
   // For POST /api/v1/tickets: checks the credentials against the password file (rate
   // limited per address like MQTT logins) and signs an HS256 ticket for `username` with the
@@ -96,8 +131,12 @@ class Security final : public core::Authenticator, public core::Authorizer {
                           std::string detail, bool count_failure);
   core::AuthDecision from_ticket(const core::AuthRequest& req, std::string_view token);
 
+  core::AuthDecision fail_at(std::string_view address, std::string_view client_id,
+                             protocol::ReasonCode reason, std::string detail, bool count_failure);
+
   SecurityConfig config_;
   const core::Clock& clock_;
+  std::vector<std::uint8_t> decoy_key_;  // per process: salts of unknown SCRAM users
   LoginRateLimiter limiter_;
   std::shared_ptr<const State> state_;
 };

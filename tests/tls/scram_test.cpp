@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
+
+#include "tests/tls/test_util.h"
 #include "tls/base64.h"
+#include "tls/password_file.h"
 
 namespace {
 constexpr const char* kAlice7 =
@@ -143,4 +147,50 @@ TEST_CASE("decoy credentials are stable per user and never verify") {
   CHECK_FALSE(s.client_final(*fin));
   CHECK(tls::parse_scram_mechanism("SCRAM-SHA-256") == tls::ScramHash::sha256);
   CHECK_FALSE(tls::parse_scram_mechanism("PLAIN"));
+}
+
+TEST_CASE("SCRAM verifier files: format, parse, errors, written by wisp passwd") {
+  auto cred = rfc7677_credential();
+  const std::string v = tls::format_scram_verifier(cred);
+  CHECK(v.rfind("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$", 0) == 0);
+  auto back = tls::parse_scram_verifier(v);
+  REQUIRE(back);
+  CHECK(back->stored_key == cred.stored_key);
+  CHECK(back->server_key == cred.server_key);
+  auto users = tls::parse_scram_file("# comment\nuser:" + v + "\r\n", "f");
+  REQUIRE(users);
+  CHECK(users->count("user") == 1);
+  CHECK(tls::parse_scram_file("user:" + v + "\nuser:" + v + "\n", "f").error().message ==
+        "f:2: duplicate user");
+  CHECK_FALSE(tls::parse_scram_file("user:SCRAM-SHA-1$1:AA==$AA==:AA==\n", "f"));
+  CHECK_FALSE(tls::parse_scram_file("user:SCRAM-SHA-256$0:AA==$AA==:AA==\n", "f"));
+  CHECK_FALSE(tls::parse_scram_file("user:SCRAM-SHA-256$4096:AA==$AA==:AA==\n", "f"));
+  CHECK_FALSE(tls::parse_scram_file("nocolon\n", "f"));
+
+  test_util::TempDir dir;
+  const auto path = dir.file("scram");
+  std::istringstream in;
+  std::ostringstream out, err;
+  REQUIRE(tls::passwd_main({"--scram-sha-256", "-c", "-b", path, "dev1", "pw1"}, in, out, err) ==
+          0);
+  REQUIRE(tls::passwd_main({"--scram-sha-256", "-b", "-I", "5000", path, "dev2", "pw2"}, in, out,
+                           err) == 0);
+  auto file = tls::load_scram_file(path);
+  REQUIRE_MESSAGE(file, (file ? "" : file.error().message));
+  REQUIRE(file->size() == 2);
+  CHECK(file->at("dev1").iterations == tls::kDefaultScramIterations);
+  CHECK(file->at("dev2").iterations == 5000);
+  // A full exchange against the stored verifier.
+  tls::ScramClient c(tls::ScramHash::sha256, "dev2", "pw2");
+  tls::ScramServer s(tls::ScramHash::sha256);
+  REQUIRE(s.client_first(c.client_first()));
+  auto first = s.server_first(file->at("dev2"));
+  REQUIRE(first);
+  auto fin = c.client_final(*first);
+  REQUIRE(fin);
+  auto last = s.client_final(*fin);
+  REQUIRE(last);
+  CHECK(c.verify_server_final(*last));
+  // Password-file mode refuses to edit a SCRAM file and vice versa.
+  CHECK(tls::passwd_main({"-b", path, "dev3", "x"}, in, out, err) == 1);
 }
