@@ -368,6 +368,7 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
   }
   state_ = State::connected;
   in_connect_ = false;
+  connected_once_ = true;
   send(ack);
   broker_.persist_session(*s);
 
@@ -794,7 +795,7 @@ void Connection::Impl::detach(bool abnormal) {
 
 void Connection::Impl::on_closed() {
   if (state_ == State::closed) return;
-  const bool was_live = session_ != nullptr;
+  const bool was_live = connected_once_;
   state_ = State::closed;
   if (was_live) {
     log_line("disconnected", close_reason_.empty() ? "connection lost" : close_reason_);

@@ -191,9 +191,11 @@ class Connection::Impl {
   std::optional<std::string> auth_method_;
   std::optional<TimePoint> credentials_expire_;
   std::string mount_;
-  std::size_t deferred_acks_ = 0;    // QoS 1 acks waiting for when_durable
-  bool in_connect_ = false;          // processing CONNECT: errors answer with CONNACK
-  bool will_on_close_ = true;        // false after a normal DISCONNECT or on shutdown
+  std::size_t deferred_acks_ = 0;  // QoS 1 acks waiting for when_durable
+  bool in_connect_ = false;        // processing CONNECT: errors answer with CONNACK
+  bool will_on_close_ = true;
+  bool connected_once_ = false;  // CONNACK success sent: log the disconnect        // false after a
+                                 // normal DISCONNECT or on shutdown
   std::vector<std::uint8_t> sniff_;  // first bytes before CONNECT: protocol level sniffing
   bool paused_ = false;
   std::shared_ptr<Impl*> alive_;  // weak handles for deferred callbacks

@@ -1123,3 +1123,69 @@ TEST_CASE("write pump: whole packets sliced across small buffers") {
   CHECK(all.size() == 1 + 2 + 2 + 1 + 1 + 5000);
   CHECK(all.back() == 'q');
 }
+
+namespace {
+struct Expiring final : Authenticator {
+  explicit Expiring(TimePoint at) : at_(at) {}
+  AuthDecision authenticate(const AuthRequest&) override {
+    AuthDecision d;
+    d.expires = at_;
+    return d;
+  }
+  TimePoint at_;
+};
+}  // namespace
+
+TEST_CASE("auth: client disconnected when its credentials expire") {
+  Fixture f;
+  Expiring auth(f.clock.now() + 30s);
+  f.broker.set_authenticator(&auth);
+  auto a = f.client(ProtocolVersion::v5, "a");
+  f.clock.advance(29s);
+  f.broker.tick();
+  CHECK_FALSE(a->close_requested());
+  f.clock.advance(2s);
+  f.broker.tick();
+  CHECK(a->expect<protocol::Disconnect>().reason == ReasonCode::not_authorized);
+  CHECK(a->close_requested());
+}
+
+TEST_CASE("flow: output above the hard limit disconnects the slow reader") {
+  auto cfg = test_config();
+  cfg.output_high_water_bytes = 100000;
+  cfg.output_low_water_bytes = 1000;
+  cfg.output_hard_limit_bytes = 5000;
+  Fixture f(cfg);
+  auto s = f.client(ProtocolVersion::v311, "s");
+  s->sub("x", QoS::at_least_once);
+  auto p = f.client(ProtocolVersion::v311, "p");
+  for (int i = 0; i < 10; ++i) p->publish("x", std::string(1000, 'a'), QoS::at_least_once);
+  CHECK(s->close_requested());
+  CHECK(*s->peer().close_reason == ReasonCode::quota_exceeded);
+}
+
+TEST_CASE("connect: MQTT 3.1 (MQIsdp) clients are served") {
+  Fixture f;
+  auto s = f.client(ProtocolVersion::v31, "old-client");
+  s->sub("x", QoS::at_least_once);
+  auto p = f.client(ProtocolVersion::v311, "p");
+  p->publish("x", "to 3.1", QoS::at_least_once);
+  CHECK(as_string(s->expect<protocol::Publish>().payload) == "to 3.1");
+}
+
+TEST_CASE("shared: unsubscribe leaves the group") {
+  Fixture f;
+  auto a = f.client(ProtocolVersion::v5, "a");
+  auto b = f.client(ProtocolVersion::v5, "b");
+  a->sub("$share/g/t", QoS::at_most_once);
+  b->sub("$share/g/t", QoS::at_most_once);
+  protocol::Unsubscribe u;
+  u.id = 9;
+  u.filters = {"$share/g/t"};
+  a->send(u);
+  CHECK(a->expect<protocol::UnsubAck>().reasons == std::vector<ReasonCode>{ReasonCode::success});
+  auto p = f.client(ProtocolVersion::v5, "p");
+  for (int i = 0; i < 4; ++i) p->publish("t", "m");
+  CHECK(a->publishes().empty());
+  CHECK(b->publishes().size() == 4);
+}

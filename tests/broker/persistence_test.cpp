@@ -177,4 +177,10 @@ TEST_CASE("logger: one line per connect and disconnect with id, address, transpo
   CHECK(log.lines[0].find("tcp") != std::string::npos);
   CHECK(log.lines[0].find("v5.0") != std::string::npos);
   CHECK(log.lines[1].find("connection lost") != std::string::npos);
+  auto b = f.client(ProtocolVersion::v311, "beta");
+  b->send(protocol::Disconnect{});
+  b->closed();
+  REQUIRE(log.lines.size() == 4);
+  CHECK(log.lines[3].find("beta") != std::string::npos);
+  CHECK(log.lines[3].find("disconnected") != std::string::npos);
 }
