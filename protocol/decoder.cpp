@@ -95,6 +95,7 @@ class Reader {
 };
 
 bool has_wildcard(std::string_view s) noexcept {
+  if (s.empty()) return false;  // memchr() wants a non-null pointer
   return std::memchr(s.data(), '+', s.size()) != nullptr ||
          std::memchr(s.data(), '#', s.size()) != nullptr;
 }
@@ -273,7 +274,7 @@ void read_properties(Reader& r, PropCtx ctx, Properties& p) {
     read_one_property(pr, id, p);
   }
   if (!pr.ok()) return r.fail(pr.error());
-  // [MQTT-3.1.2-?] Authentication Data without Authentication Method is a protocol error.
+  // [MQTT-3.1.2.11.10] Authentication Data without Authentication Method: protocol error.
   if (p.authentication_data && !p.authentication_method) {
     r.fail(kProtocol, "authentication data without authentication method");
   }
@@ -405,7 +406,7 @@ void decode_publish(Reader& r, std::uint8_t flags, ProtocolVersion v, Publish& p
   p.payload = r.rest();  // a view; payload format is not checked here (the engine may)
   if (r.ok() && p.topic.empty()) {
     if (!is_v5(v)) return r.fail(ReasonCode::topic_name_invalid, "empty topic name");
-    // [MQTT-3.3.2-?] v5: empty topic only with a Topic Alias.
+    // [MQTT-3.3.2.3.4] v5: a zero-length topic is allowed only with a Topic Alias.
     if (!p.properties.topic_alias) return r.fail(kProtocol, "empty topic without topic alias");
   }
 }
