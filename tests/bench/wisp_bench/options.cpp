@@ -51,7 +51,7 @@ std::string usage() {
   --topic-prefix P  topics are P/<run id>/...                            [wisp-bench]
   --no-progress     no progress lines on stderr
 Prints progress on stderr once a second and one key=value summary line on stdout.
-Exit status: 0 run completed (losses are reported, not fatal), 1 setup/usage error.
+Exit status: 0 run completed (losses are reported, not fatal); 1 usage error, setup failed,\nor connections broke during the run (status=fail); 2 hard deadline exceeded.
 )";
 }
 

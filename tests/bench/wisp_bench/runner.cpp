@@ -357,6 +357,7 @@ int run_bench(const Options& o_in, Summary& out) {
     for (;;) {
       const std::uint64_t now = mono_ns();
       if (now >= t_end) break;
+      if (sum(&Worker::broken) > 0) break;  // the run is void: stop now, report why
       if (o.broker_pid > 0 && now >= next_rss) {
         next_rss += 500'000'000ull;
         const std::int64_t r = read_rss_kib(o.broker_pid);
@@ -398,7 +399,7 @@ int run_bench(const Options& o_in, Summary& out) {
       if (all) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    if (!storm) {
+    if (!storm && sum(&Worker::broken) == 0) {
       std::uint64_t last_change = t_run_end;
       std::uint64_t last_seen = 0;
       std::uint64_t last_unacked = 0;
@@ -434,6 +435,7 @@ int run_bench(const Options& o_in, Summary& out) {
     agg.acked += st.acked;
     agg.ack_errors += st.ack_errors;
     agg.server_disconnects += st.server_disconnects;
+    agg.broken += st.broken;
     agg.error_count += st.error_count;
     if (st.first_connect_ns &&
         (!agg.first_connect_ns || st.first_connect_ns < agg.first_connect_ns)) {
@@ -517,6 +519,7 @@ int run_bench(const Options& o_in, Summary& out) {
     put("rx_ceiling_msgs_per_s", round1(rx_ceiling(o)));
   }
   put("server_disconnects", i64(agg.server_disconnects));
+  put("broken", i64(agg.broken));
   put("errors", i64(agg.error_count));
   g_done = true;
   if (!setup_ok) {
@@ -526,6 +529,10 @@ int run_bench(const Options& o_in, Summary& out) {
     return fail_with(msg);
   }
   for (const auto& e : agg.errors) std::cerr << "wisp-bench: " << e << "\n";
+  if (agg.broken > 0) {
+    return fail_with(std::to_string(agg.broken) + " connection(s) broke during the run; first: " +
+                     (agg.errors.empty() ? std::string("?") : agg.errors.front()));
+  }
   put("status", std::string("ok"));
   if (!agg.errors.empty()) put("error", agg.errors.front());
   return 0;

@@ -85,6 +85,10 @@ void Conn::fail(std::string why) {
   if (state_ == State::failed || state_ == State::closed) return;
   const bool in_setup = state_ != State::ready;
   w_.note_error(spec_.client_id + ": " + why);
+  if (!in_setup) {
+    ++w_.stats().broken;
+    w_.broken.fetch_add(1, std::memory_order_relaxed);
+  }
   if (in_setup && state_ != State::idle_not_started) {
     w_.failed.fetch_add(1, std::memory_order_relaxed);
     --w_.connecting;

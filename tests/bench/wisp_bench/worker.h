@@ -153,6 +153,7 @@ struct WorkerStats {
   std::uint64_t first_rx_ns = 0;
   std::uint64_t last_rx_ns = 0;
   std::uint64_t server_disconnects = 0;
+  std::uint64_t broken = 0;  // connections lost after they were ready
   std::uint64_t ws_pings = 0;
   std::vector<std::string> errors;  // first few distinct messages
   std::uint64_t error_count = 0;
@@ -186,6 +187,7 @@ class Worker {
   std::atomic<std::uint64_t> rx_total{0};
   std::atomic<std::uint64_t> unacked{0};
   std::atomic<std::uint64_t> tx_total{0};
+  std::atomic<std::uint64_t> broken{0};  // = stats().broken, for the main thread
   // Last phase this worker acted on; stored after the counters above, so a reader that sees
   // drain here also sees every publish the worker made while running.
   std::atomic<int> phase_seen{static_cast<int>(Phase::setup)};

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -257,4 +258,67 @@ TEST_CASE("wisp-bench fails cleanly when nothing listens") {
   CHECK(r.exit_code == 1);
   CHECK(str(r, "status") == "fail");
   CHECK(str(r, "error").find("connection") != std::string::npos);
+}
+
+TEST_CASE("wisp-bench reports a broker that dies mid-run, and ends in bounded time") {
+  auto m = std::make_unique<Mosquitto>();
+  REQUIRE(m->ready);
+  int out_pipe[2];
+  int err_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  std::vector<std::string> args = {WISP_BENCH_BIN,
+                                   "--scenario",
+                                   "pairwise",
+                                   "--pairs",
+                                   "3",
+                                   "--port",
+                                   std::to_string(m->tcp_port),
+                                   "--duration",
+                                   "20"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  REQUIRE(::posix_spawn(&pid, WISP_BENCH_BIN, &fa, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  // Wait for the first progress line of the run phase, then kill the broker.
+  std::string err;
+  const auto until = Clock::now() + std::chrono::seconds(20);
+  char buf[4096];
+  while (err.find("[run ") == std::string::npos && Clock::now() < until) {
+    pollfd p{err_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    const ssize_t n = ::read(err_pipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    err.append(buf, static_cast<std::size_t>(n));
+  }
+  REQUIRE(err.find("[run ") != std::string::npos);
+  const auto killed_at = Clock::now();
+  m.reset();  // SIGTERM: Mosquitto closes every connection
+  std::string out;
+  for (;;) {
+    pollfd p{out_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) break;
+    const ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  INFO(out);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK(out.find("status=fail") != std::string::npos);
+  CHECK(out.find("broke during the run") != std::string::npos);
+  // It stops the run as soon as connections break instead of running its 20 s.
+  CHECK(Clock::now() - killed_at < std::chrono::seconds(15));
 }
