@@ -119,7 +119,7 @@ double rx_ceiling(const Options& o) {
   head.payload_len = o.size;
   const std::size_t pkt = protocol::publish_packet_size(head, o.version);
   const std::size_t n =
-      std::max<std::size_t>(1000, std::min<std::size_t>(2'000'000, (64u << 20) / pkt));
+      std::max<std::size_t>(16, std::min<std::size_t>(2'000'000, (64u << 20) / pkt));
   std::vector<std::uint8_t> mqtt;
   mqtt.reserve(n * pkt);
   std::vector<std::uint8_t> payload(o.size, 'x');

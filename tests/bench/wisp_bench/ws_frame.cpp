@@ -180,7 +180,10 @@ std::string ws_handshake_request(std::string_view host, std::uint16_t port, std:
   r += "GET ";
   r += path.empty() ? std::string_view("/") : path;
   r += " HTTP/1.1\r\nHost: ";
+  const bool ipv6_literal = host.find(':') != std::string_view::npos;
+  if (ipv6_literal) r += '[';  // RFC 3986 IP-literal in Host
   r += host;
+  if (ipv6_literal) r += ']';
   r += ':';
   r += std::to_string(port);
   r += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";

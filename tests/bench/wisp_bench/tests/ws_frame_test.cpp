@@ -190,6 +190,9 @@ TEST_CASE("handshake request and response checks") {
   CHECK(req.find("Sec-WebSocket-Protocol: mqtt\r\n") != std::string::npos);
   CHECK(req.find("Sec-WebSocket-Version: 13\r\n") != std::string::npos);
   CHECK(req.substr(req.size() - 4) == "\r\n\r\n");
+  CHECK(req.find("Host: 127.0.0.1:8080\r\n") != std::string::npos);
+  CHECK(ws_handshake_request("::1", 8080, "/mqtt", key, "mqtt").find("Host: [::1]:8080\r\n") !=
+        std::string::npos);
 
   const std::string good =
       "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, "
