@@ -28,6 +28,7 @@ constexpr std::int64_t kMaxRemainingLength = 268'435'455;          // [MQTT-2.2.
 constexpr std::int64_t kMaxPacketBytes = kMaxRemainingLength + 5;  // + type byte + varint
 constexpr std::int64_t kMaxSizeValue = std::int64_t{1} << 40;      // sanity bound for byte sizes
 constexpr std::string_view kBuiltIn = "built-in default";
+constexpr std::size_t kMaxLineBytes = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // One parsed line: `key value...`.
@@ -1082,22 +1083,33 @@ bool Parser::read_file(const fs::path& path, const std::string& display) {
   if (!in) return fail(display, std::string("cannot open: ") + std::strerror(errno));
   const auto saved = current;  // each file starts at global scope
   current.reset();
+  // Byte by byte with bounds, so /dev/zero or a binary file ends in an error, never a hang or
+  // an unbounded allocation.
   std::string raw;
-  int lineno = 0;
-  while (std::getline(in, raw)) {
-    ++lineno;
-    if (!handle_line(display, lineno, raw)) return false;
+  int lineno = 1;
+  std::streambuf* buf = in.rdbuf();
+  for (auto c = buf->sbumpc(); c != std::char_traits<char>::eof(); c = buf->sbumpc()) {
+    const char ch = std::char_traits<char>::to_char_type(c);
+    if (ch == '\n') {
+      if (!handle_line(display, lineno, raw)) return false;
+      raw.clear();
+      ++lineno;
+      continue;
+    }
+    if (ch == '\0' || raw.size() >= kMaxLineBytes) {
+      const std::string where = display + ":" + std::to_string(lineno);
+      if (ch == '\0') return fail(where, "the line holds a NUL byte (is this a text file?)");
+      return fail(where, "the line is longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    }
+    raw.push_back(ch);
   }
-  if (in.bad()) return fail(display, "read error");
+  if (!raw.empty() && !handle_line(display, lineno, raw)) return false;
   current = saved;
   return true;
 }
 
 bool Parser::handle_line(const std::string& display, int lineno, std::string_view raw) {
   std::string where = display + ":" + std::to_string(lineno);
-  if (raw.find('\0') != std::string_view::npos) {
-    return fail(where, "the line holds a NUL byte (is this a text file?)");
-  }
   std::string_view text = trim(raw);
   if (text.empty() || text.front() == '#') return true;
   Line l;

@@ -1,7 +1,9 @@
 // Config: everything `wisp` is told by mosquitto.conf-syntax files and the command line.
 // load_config() parses; errors name the file and line. Defaults (no file): MQTT/TCP on
 // 127.0.0.1:1883 and WebSocket+HTTP+MQTT (one port) on 127.0.0.1:8080, anonymous allowed,
-// data in ./wisp-data.
+// data in ./wisp-data. With a file, Mosquitto 2 semantics: `listener PORT` without an address
+// binds all addresses and allow_anonymous defaults to false; a file that defines no listener
+// gets the loopback defaults (anonymous allowed unless it says otherwise).
 #pragma once
 
 #include <cstdint>

@@ -18,7 +18,7 @@ std::vector<int> ports(const Config& c) {
 
 }  // namespace
 
-TEST_CASE("include_dir loads *.conf files in Mosquitto's order") {
+TEST_CASE("include_dir loads .conf files in Mosquitto's order") {
   TempDir dir;
   // The example from mosquitto.conf(5): b.conf, A.conf, 01.conf, a.conf, B.conf, 00.conf load
   // as 00.conf 01.conf A.conf a.conf B.conf b.conf.
@@ -52,7 +52,7 @@ TEST_CASE("several include_dir lines are processed in order, each where it appea
   CHECK(ports(c) == std::vector<int>{3000, 3002, 3003, 3001, 3004, 3005});
 }
 
-TEST_CASE("each file starts at global scope; the main file's listener scope resumes after") {
+TEST_CASE("each file starts at global scope, the main file's listener scope resumes after") {
   TempDir dir;
   dir.write("conf.d/tls.conf",
             "# listener keys before a listener in this file go to the default listener\n"

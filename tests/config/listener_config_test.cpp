@@ -7,7 +7,7 @@
 using namespace broker::app;
 using namespace config_test;
 
-TEST_CASE("'listener PORT' without address binds all addresses; anonymous is refused") {
+TEST_CASE("'listener PORT' without address binds all addresses and refuses anonymous clients") {
   TempDir dir;
   const Config c = parse_ok(dir, "listener 1883\n");
   REQUIRE(c.listeners.size() == 1);
@@ -23,7 +23,7 @@ TEST_CASE("'listener PORT' without address binds all addresses; anonymous is ref
   CHECK(dir.relative(l.file) == "wisp.conf:1");
 }
 
-TEST_CASE("'listener PORT ADDRESS' binds that address; allow_anonymous true opens it") {
+TEST_CASE("'listener PORT ADDRESS' binds that address, allow_anonymous true opens it") {
   TempDir dir;
   const Config c = parse_ok(dir,
                             "listener 1883 127.0.0.1\n"
