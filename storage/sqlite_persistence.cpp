@@ -171,6 +171,7 @@ protocol::Result<std::unique_ptr<SqlitePersistence>, protocol::Error> SqlitePers
 
 SqlitePersistence::SqlitePersistence(std::unique_ptr<Db> db, PersistenceOptions options)
     : db_(std::move(db)), options_(std::move(options)), path_(options_.path) {
+  wake_loop_ = std::move(options_.wake_loop);
   writer_ = std::thread([this] { writer_main(); });
 }
 
@@ -245,6 +246,11 @@ void SqlitePersistence::drain_completions() {
   for (auto& cb : ready) cb();
 }
 
+void SqlitePersistence::set_wake_loop(std::function<void()> wake_loop) {
+  std::lock_guard lk(wake_mutex_);
+  wake_loop_ = std::move(wake_loop);
+}
+
 void SqlitePersistence::flush() {
   std::unique_lock lk(mutex_);
   const std::uint64_t target = submitted_;
@@ -292,9 +298,14 @@ void SqlitePersistence::writer_main() {
     std::uint64_t data_ops = 0;
     for (Op& op : batch) {
       if (auto* d = std::get_if<Durable>(&op)) {
-        if (st) callbacks.push_back(std::move(d->callback));
+        // A callback vouches for the operations submitted since the previous one (the
+        // engine's pattern: a publish's writes, then its when_durable); they may have been
+        // in an earlier batch, so the failure mark carries over batches.
+        if (!segment_failed_) callbacks.push_back(std::move(d->callback));
+        segment_failed_ = false;
       } else {
         ++data_ops;
+        if (!st) segment_failed_ = true;
       }
     }
     const bool wake = !callbacks.empty();
@@ -315,7 +326,10 @@ void SqlitePersistence::writer_main() {
     done_cv_.notify_all();
     batch.clear();
     callbacks.clear();
-    if (wake && options_.wake_loop) options_.wake_loop();
+    if (wake) {
+      std::lock_guard lk(wake_mutex_);
+      if (wake_loop_) wake_loop_();
+    }
   }
 }
 

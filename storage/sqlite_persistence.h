@@ -36,8 +36,9 @@ struct PersistenceOptions {
   // must make the loop thread call drain_completions() (the transport: lws_cancel_service).
   std::function<void()> wake_loop;
   // Called on the writer thread when a batch cannot be committed (disk full, I/O error). The
-  // batch is rolled back and its when_durable() callbacks are dropped, never run: the
-  // client gets no acknowledgement for what was not stored.
+  // batch is rolled back and the when_durable() callback that follows each failed operation
+  // is dropped, never run: the client gets no acknowledgement for what was not stored.
+  // Later operations are tried again normally.
   std::function<void(const std::string&)> on_error;
   // Wall clock for load() (expiry of retained messages and sessions). Default: system_clock.
   std::function<broker::core::TimePoint()> now;
@@ -80,6 +81,10 @@ class SqlitePersistence final : public broker::core::Persistence {
 
   // Loop thread: runs the when_durable() callbacks whose batches are committed.
   void drain_completions();
+  // Any thread: replaces the wake-up function (nullptr: none). When this returns, the old
+  // function is not running and will not be called again, so the app can install the
+  // transport's wake-up once the Server exists and remove it before destroying the Server.
+  void set_wake_loop(std::function<void()> wake_loop);
 
   // Non-empty when open() moved a damaged file aside: where it went.
   const std::string& recovered_from() const noexcept { return recovered_from_; }
@@ -153,6 +158,9 @@ class SqlitePersistence final : public broker::core::Persistence {
   std::string path_;
   std::string recovered_from_;
 
+  std::mutex wake_mutex_;  // held while wake_loop_ runs
+  std::function<void()> wake_loop_;
+
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
@@ -165,6 +173,9 @@ class SqlitePersistence final : public broker::core::Persistence {
   std::uint64_t failed_batches_ = 0;
   bool hold_ = false;
   bool stop_ = false;
+
+  bool segment_failed_ = false;  // writer thread only: an operation since the last
+                                 // when_durable() failed to commit
 
   std::thread writer_;  // last: starts after everything above is constructed
 };

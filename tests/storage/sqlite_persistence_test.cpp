@@ -444,15 +444,35 @@ TEST_CASE("a batch that cannot be committed is reported and its callbacks are dr
     REQUIRE(other.has_value());
     REQUIRE(other.value()->exec("DROP TABLE retained").has_value());
   }
-  bool fired = false;
-  p.retained_set(make_message("a", "1"));
-  p.when_durable([&] { fired = true; });
+  StoredSession s;
+  s.client_id = "c";
+  bool before = false;
+  bool same_batch = false;
+  bool next_batch = false;
+  bool recovered = false;
+  p.session_upsert(s);
+  p.when_durable([&] { before = true; });  // vouches for the upsert only
   p.flush();
-  p.drain_completions();
-  CHECK_FALSE(fired);
-  CHECK(p.failed_batches() == 1);
+  p.hold_writer(true);
+  p.retained_set(make_message("a", "1"));
+  p.when_durable([&] { same_batch = true; });
+  p.hold_writer(false);
+  p.flush();
+  SUBCASE("the failed write and its callback in one batch") {}
+  SUBCASE("the callback in the batch after the failed write") {
+    p.retained_set(make_message("b", "2"));
+    p.flush();  // this batch fails alone
+    p.when_durable([&] { next_batch = true; });
+  }
+  p.session_delete("c");  // later writes work again
+  p.when_durable([&] { recovered = true; });
+  REQUIRE(run_loop_until(p, waker, [&] { return recovered; }));
+  CHECK(before);
+  CHECK_FALSE(same_batch);
+  CHECK_FALSE(next_batch);
+  CHECK(p.failed_batches() >= 1);
   std::lock_guard lk(m);
-  REQUIRE(errors.size() == 1);
+  REQUIRE(errors.size() == p.failed_batches());
   CHECK(errors[0].find(path) != std::string::npos);
   CHECK(errors[0].find("retained") != std::string::npos);
 }
@@ -513,4 +533,25 @@ TEST_CASE("database_path joins location and file") {
   CHECK(storage::database_path("./wisp-data", "wisp.db") == "./wisp-data/wisp.db");
   CHECK(storage::database_path("/var/lib/wisp/", "x.db") == "/var/lib/wisp/x.db");
   CHECK(storage::database_path("", "wisp.db") == "wisp.db");
+}
+
+TEST_CASE("set_wake_loop swaps the wake-up: installed late, removed before the loop goes") {
+  TempDir dir;
+  auto p = open_store(dir.file("wisp.db"));  // no wake-up yet (the Server does not exist)
+  bool first = false;
+  p->when_durable([&] { first = true; });
+  p->flush();
+  Waker waker;
+  p->set_wake_loop(waker.function());
+  p->drain_completions();  // what the loop does once it runs
+  CHECK(first);
+  bool second = false;
+  p->when_durable([&] { second = true; });
+  REQUIRE(run_loop_until(*p, waker, [&] { return second; }));
+  const auto wakes = waker.wakes();
+  p->set_wake_loop(nullptr);
+  p->retained_set(make_message("after", "x"));
+  p->when_durable([] {});
+  p->flush();
+  CHECK(waker.wakes() == wakes);
 }
