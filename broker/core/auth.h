@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/core/message.h"
 #include "protocol/reason_code.h"
@@ -52,12 +53,42 @@ struct ClientIdentity {
   const Grants* grants = nullptr;
 };
 
+// Per-connection state of one enhanced authentication exchange (e.g. a SCRAM server).
+class AuthExchange {
+ public:
+  virtual ~AuthExchange() = default;
+};
+
+// One step of MQTT 5 enhanced authentication [MQTT-4.12]. decision.reason is
+//   continue_authentication: the engine sends AUTH 0x18 with auth_data, waits for the client;
+//   success: CONNACK (or AUTH 0x00 after re-authentication) carrying auth_data, if any;
+//   an error: CONNACK (or DISCONNECT after re-authentication) with that reason.
+// On success the decision's username, grants and expiry apply as for authenticate().
+struct AuthStep {
+  AuthDecision decision;
+  std::vector<std::uint8_t> auth_data;
+};
+
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
   virtual AuthDecision authenticate(const AuthRequest& req) = 0;
   // MQTT 5 enhanced authentication (AUTH packets). Default: no method supported -> 0x8C.
   virtual bool supports_method(std::string_view /*method*/) const { return false; }
+  // First step, for CONNECT (or AUTH 0x19 re-authentication) naming a supported method;
+  // req.auth_method / req.auth_data are set. May store state in `exchange` for continue_auth().
+  virtual AuthStep start_auth(const AuthRequest& /*req*/,
+                              std::unique_ptr<AuthExchange>& /*exchange*/) {
+    AuthStep s;
+    s.decision.reason = protocol::ReasonCode::bad_authentication_method;
+    return s;
+  }
+  // Next step, with the Authentication Data of the client's AUTH 0x18.
+  virtual AuthStep continue_auth(AuthExchange& /*exchange*/, protocol::ByteSpan /*data*/) {
+    AuthStep s;
+    s.decision.reason = protocol::ReasonCode::bad_authentication_method;
+    return s;
+  }
 };
 
 class Authorizer {

@@ -161,7 +161,8 @@ void Connection::Impl::on_decode_error(const protocol::DecodeError& e) {
 }
 
 void Connection::Impl::handle(protocol::Packet& p) {
-  if (state_ == State::awaiting_connect && !std::holds_alternative<protocol::Connect>(p)) {
+  if (state_ == State::awaiting_connect && !std::holds_alternative<protocol::Connect>(p) &&
+      !(pending_ && std::holds_alternative<protocol::Auth>(p))) {
     log_line("rejected", "first packet is not CONNECT");
     close(ReasonCode::protocol_error);  // [MQTT-3.1.0-1]
     return;
@@ -202,7 +203,7 @@ void Connection::Impl::handle(protocol::Packet& p) {
 // ---- CONNECT ------------------------------------------------------------------------------
 
 void Connection::Impl::on_connect(protocol::Connect& c) {
-  if (state_ != State::awaiting_connect) {
+  if (state_ != State::awaiting_connect || pending_) {
     fail(ReasonCode::protocol_error, "second CONNECT");  // [MQTT-3.1.0-2]
     return;
   }
@@ -214,20 +215,25 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
   sniff_.shrink_to_fit();
   const bool v5 = version_ == ProtocolVersion::v5;
 
-  std::string client_id(c.client_id);
-  bool assigned = false;
-  if (client_id.empty()) {
+  // Everything CONNECT says is copied now: with enhanced authentication the session is only
+  // set up after further AUTH packets, when the decoded CONNECT is long gone.
+  auto pc = std::make_unique<PendingConnect>();
+  pc->client_id = std::string(c.client_id);
+  if (pc->client_id.empty()) {
     // [MQTT-3.1.3-7/8]: 3.1.1 needs clean session for an empty id; 3.1 has no empty ids.
     if (!cfg.allow_zero_length_clientid || version_ == ProtocolVersion::v31 ||
         (!v5 && !c.clean_start)) {
       fail(ReasonCode::client_identifier_not_valid, "empty client identifier");
       return;
     }
-    client_id = broker_.next_auto_id();
-    assigned = true;
+    pc->client_id = broker_.next_auto_id();
+    pc->assigned = true;
   }
-  client_id_ = client_id;
+  client_id_ = pc->client_id;
   if (c.username) username_ = std::string(*c.username);
+  pc->clean_start = c.clean_start;
+  pc->bridge = c.bridge;
+  pc->keep_alive_s = c.keep_alive_s;
 
   if (v5) {
     const auto& pr = c.properties;
@@ -236,56 +242,109 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
     if (pr.topic_alias_maximum) client_alias_max_ = *pr.topic_alias_maximum;
     if (pr.request_problem_information) problem_info_ = *pr.request_problem_information != 0;
     connect_had_expiry_zero_ = pr.session_expiry_interval.value_or(0) == 0;
+    pc->session_expiry_s = pr.session_expiry_interval.value_or(0);
   }
   if (c.will) {
-    if (c.will->qos > cfg.maximum_qos) {
+    const auto& w = *c.will;
+    if (w.qos > cfg.maximum_qos) {
       fail(ReasonCode::qos_not_supported, "will QoS not supported");  // [MQTT-3.2.2-12]
       return;
     }
-    if (c.will->retain && !cfg.retain_available) {
+    if (w.retain && !cfg.retain_available) {
       fail(ReasonCode::retain_not_supported, "retain not supported");  // [MQTT-3.2.2-13]
       return;
     }
+    std::string topic = mount_;
+    topic += w.topic;
+    pc->will = make_message(std::move(topic), w.qos, w.retain, v5 ? &w.properties : nullptr,
+                            w.payload, pc->client_id, std::nullopt);
+    if (v5) {
+      pc->will_delay_s = w.properties.will_delay_interval.value_or(0);
+      pc->will_expiry_s = w.properties.message_expiry_interval;
+    }
   }
 
-  // Authentication: enhanced auth method first (v5), then the Authenticator or the listener's
-  // allow_anonymous.
-  std::shared_ptr<const Grants> grants;
-  std::optional<std::string> effective_user = username_;
+  AuthRequest req;
+  req.client_id = pc->client_id;
+  req.username = c.username;
+  req.password = c.password;
+  req.remote_address = info_.remote_address;
+  req.listener = info_.listener;
+  if (info_.ticket) req.ticket = *info_.ticket;
+  if (info_.cert_identity) req.cert_identity = *info_.cert_identity;
+  pending_ = std::move(pc);
+
+  // Authentication: an enhanced method (v5, AUTH exchange), else the Authenticator, else the
+  // listener's allow_anonymous.
+  Authenticator* auth = broker_.authenticator_;
   if (v5 && c.properties.authentication_method) {
-    if (broker_.authenticator_ == nullptr ||
-        !broker_.authenticator_->supports_method(*c.properties.authentication_method)) {
+    const std::string_view method = *c.properties.authentication_method;
+    if (auth == nullptr || !auth->supports_method(method)) {
       fail(ReasonCode::bad_authentication_method, "authentication method not supported");
       return;
     }
-    auth_method_ = std::string(*c.properties.authentication_method);
-  }
-  if (broker_.authenticator_ != nullptr) {
-    AuthRequest req;
-    req.client_id = client_id;
-    req.username = c.username;
-    req.password = c.password;
-    req.remote_address = info_.remote_address;
-    req.listener = info_.listener;
-    if (info_.ticket) req.ticket = *info_.ticket;
-    if (info_.cert_identity) req.cert_identity = *info_.cert_identity;
-    if (v5) {
-      req.auth_method = c.properties.authentication_method;
-      req.auth_data = c.properties.authentication_data;
-    }
-    AuthDecision d = broker_.authenticator_->authenticate(req);
-    if (d.reason != ReasonCode::success) {
-      fail(d.reason, d.log_detail.empty() ? std::string_view(protocol::to_string(d.reason))
-                                          : std::string_view(d.log_detail));
-      return;
-    }
-    if (d.username) effective_user = d.username;
-    grants = d.grants;
-    credentials_expire_ = d.expires;
-  } else if (info_.listener != nullptr && !info_.listener->allow_anonymous && !c.username) {
-    fail(ReasonCode::not_authorized, "anonymous clients not allowed");
+    auth_method_ = std::string(method);
+    req.auth_method = c.properties.authentication_method;
+    req.auth_data = c.properties.authentication_data;
+    on_auth_step(auth->start_auth(req, exchange_));
     return;
   }
+  AuthDecision d;
+  if (auth != nullptr) {
+    d = auth->authenticate(req);
+  } else if (info_.listener != nullptr && !info_.listener->allow_anonymous && !c.username) {
+    d.reason = ReasonCode::not_authorized;
+    d.log_detail = "anonymous clients not allowed";
+  }
+  if (d.reason != ReasonCode::success) {
+    fail(d.reason, d.log_detail.empty() ? std::string_view(protocol::to_string(d.reason))
+                                        : std::string_view(d.log_detail));
+    return;
+  }
+  complete_connect(d, {});
+}
+
+void Connection::Impl::on_auth_step(AuthStep step) {
+  const AuthDecision& d = step.decision;
+  if (d.reason == ReasonCode::continue_authentication) {
+    protocol::Auth a;
+    a.reason = ReasonCode::continue_authentication;
+    a.properties.authentication_method = *auth_method_;
+    if (!step.auth_data.empty()) a.properties.authentication_data = step.auth_data;
+    send(a);
+    return;
+  }
+  if (d.reason != ReasonCode::success) {
+    exchange_.reset();
+    fail(d.reason, d.log_detail.empty() ? std::string_view(protocol::to_string(d.reason))
+                                        : std::string_view(d.log_detail));
+    return;
+  }
+  exchange_.reset();
+  if (pending_) {
+    complete_connect(d, step.auth_data);
+    return;
+  }
+  // Re-authentication succeeded [MQTT-4.12.1]: new identity, AUTH 0x00 to the client.
+  if (session_ != nullptr) {
+    if (d.username) session_->username = d.username;
+    session_->grants = d.grants;
+  }
+  credentials_expire_ = d.expires;
+  protocol::Auth a;
+  a.reason = ReasonCode::success;
+  a.properties.authentication_method = *auth_method_;
+  if (!step.auth_data.empty()) a.properties.authentication_data = step.auth_data;
+  send(a);
+}
+
+void Connection::Impl::complete_connect(const AuthDecision& d,
+                                        std::span<const std::uint8_t> auth_data) {
+  const BrokerConfig& cfg = broker_.config_;
+  const bool v5 = version_ == ProtocolVersion::v5;
+  std::unique_ptr<PendingConnect> pc = std::move(pending_);
+  const std::string& client_id = pc->client_id;
+  credentials_expire_ = d.expires;
 
   // Session: takeover, clean start, resume [MQTT-3.1.2-4..6], [MQTT-3.1.4-3].
   Session* s = broker_.find_session(client_id);
@@ -295,7 +354,7 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
     old->detach(old->will_on_close_);
     s = broker_.find_session(client_id);  // may have ended (expiry 0)
   }
-  if (s != nullptr && (c.clean_start || (s->expires_at && *s->expires_at <= broker_.now()))) {
+  if (s != nullptr && (pc->clean_start || (s->expires_at && *s->expires_at <= broker_.now()))) {
     broker_.end_session(*s);
     s = nullptr;
   }
@@ -304,50 +363,40 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
   session_ = s;
   s->conn = this;
   s->version = version_;
-  s->bridge = c.bridge;
-  s->username = effective_user;
-  s->grants = std::move(grants);
+  s->bridge = pc->bridge;
+  s->username = d.username ? d.username : username_;
+  s->grants = d.grants;
   s->expires_at.reset();
-  s->will.reset();  // a pending delayed will is cancelled by the reconnect [MQTT-3.1.3-9]
+  // A pending delayed will is cancelled by the reconnect [MQTT-3.1.3-9]; the new one applies.
+  s->will = std::move(pc->will);
   s->will_due.reset();
-  s->will_expiry_s.reset();
-  s->will_delay_s = 0;
+  s->will_expiry_s = pc->will_expiry_s;
+  s->will_delay_s = pc->will_delay_s;
   const std::uint16_t broker_max =
       cfg.max_inflight_messages == 0 ? std::uint16_t{65535} : cfg.max_inflight_messages;
   s->inflight_max = std::min(client_receive_max_, broker_max);
   if (v5) {
-    const std::uint32_t e = c.properties.session_expiry_interval.value_or(0);
+    const std::uint32_t e = pc->session_expiry_s;
     s->expiry_s = e == 0xFFFFFFFFu ? std::nullopt : std::optional<std::uint32_t>(e);
-  } else if (c.clean_start) {
+  } else if (pc->clean_start) {
     s->expiry_s = 0;
   } else if (cfg.persistent_client_expiration) {
     s->expiry_s = static_cast<std::uint32_t>(cfg.persistent_client_expiration->count());
   } else {
     s->expiry_s.reset();
   }
-  if (c.will) {
-    const auto& w = *c.will;
-    std::string topic = mount_;
-    topic += w.topic;
-    s->will = make_message(std::move(topic), w.qos, w.retain, v5 ? &w.properties : nullptr,
-                           w.payload, client_id, std::nullopt);
-    if (v5) {
-      s->will_delay_s = w.properties.will_delay_interval.value_or(0);
-      s->will_expiry_s = w.properties.message_expiry_interval;
-    }
-  }
   ++broker_.stats_.clients_connected;
   alias_in_.assign(cfg.max_topic_alias, std::string());
 
   // Keep alive: v5 clients asking more than max_keepalive (or 0 while a maximum is set) get
   // the maximum as Server Keep Alive [MQTT-3.2.2-21].
-  keep_alive_s_ = c.keep_alive_s;
+  keep_alive_s_ = pc->keep_alive_s;
   std::optional<std::uint16_t> server_keep_alive;
   if (v5 && cfg.max_keepalive < 65535 &&
-      (c.keep_alive_s == 0 || c.keep_alive_s > cfg.max_keepalive)) {
+      (pc->keep_alive_s == 0 || pc->keep_alive_s > cfg.max_keepalive)) {
     keep_alive_s_ = cfg.max_keepalive;
     server_keep_alive = cfg.max_keepalive;
-  } else if (v5 && c.keep_alive_s > cfg.max_keepalive) {
+  } else if (v5 && pc->keep_alive_s > cfg.max_keepalive) {
     keep_alive_s_ = cfg.max_keepalive;
     server_keep_alive = cfg.max_keepalive;
   }
@@ -357,14 +406,16 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
   if (v5) {
     auto& pr = ack.properties;
     if (broker_max != 65535) pr.receive_maximum = broker_max;
-    if (cfg.maximum_qos != QoS::exactly_once)
+    if (cfg.maximum_qos != QoS::exactly_once) {
       pr.maximum_qos = static_cast<std::uint8_t>(cfg.maximum_qos);
+    }
     if (!cfg.retain_available) pr.retain_available = 0;
     if (cfg.max_packet_bytes != 0) pr.maximum_packet_size = cfg.max_packet_bytes;
-    if (assigned) pr.assigned_client_identifier = s->client_id;
+    if (pc->assigned) pr.assigned_client_identifier = s->client_id;
     if (cfg.max_topic_alias != 0) pr.topic_alias_maximum = cfg.max_topic_alias;
     pr.server_keep_alive = server_keep_alive;
     if (auth_method_) pr.authentication_method = *auth_method_;
+    if (!auth_data.empty()) pr.authentication_data = auth_data;
   }
   state_ = State::connected;
   in_connect_ = false;
@@ -380,10 +431,11 @@ void Connection::Impl::on_connect(protocol::Connect& c) {
   line += to_string(info_.transport);
   line += ", v";
   line += version_name(version_);
-  if (c.bridge) line += ", bridge";
-  line += c.clean_start ? ", c1" : ", c0";
+  if (pc->bridge) line += ", bridge";
+  line += pc->clean_start ? ", c1" : ", c0";
   line += ", k" + std::to_string(keep_alive_s_);
-  if (username_) line += ", u'" + *username_ + "'";
+  if (s->username) line += ", u'" + *s->username + "'";
+  if (auth_method_) line += ", auth " + *auth_method_;
   line += ")";
   broker_.log(LogLevel::notice, line);
 
@@ -730,12 +782,34 @@ void Connection::Impl::on_disconnect(const protocol::Disconnect& p) {
   close(ReasonCode::normal_disconnection);
 }
 
-void Connection::Impl::on_auth(const protocol::Auth&) {
-  if (!auth_method_) {
-    fail(ReasonCode::protocol_error, "AUTH without an authentication method");  // 4.12-?
+void Connection::Impl::on_auth(const protocol::Auth& p) {
+  // [MQTT-4.12.0-1..7] AUTH only within an exchange started by CONNECT's method, same method.
+  if (!auth_method_ ||
+      p.properties.authentication_method != std::optional<std::string_view>(*auth_method_)) {
+    fail(ReasonCode::protocol_error, "AUTH without the CONNECT's authentication method");
     return;
   }
-  fail(ReasonCode::bad_authentication_method, "re-authentication not supported");
+  Authenticator* auth = broker_.authenticator_;
+  const protocol::ByteSpan data = p.properties.authentication_data.value_or(protocol::ByteSpan{});
+  if (p.reason == ReasonCode::continue_authentication && exchange_ != nullptr) {
+    on_auth_step(auth->continue_auth(*exchange_, data));
+    return;
+  }
+  if (p.reason == ReasonCode::re_authenticate && state_ == State::connected &&
+      exchange_ == nullptr) {
+    AuthRequest req;
+    req.client_id = client_id_;
+    if (session_ != nullptr && session_->username) req.username = *session_->username;
+    req.remote_address = info_.remote_address;
+    req.listener = info_.listener;
+    if (info_.ticket) req.ticket = *info_.ticket;
+    if (info_.cert_identity) req.cert_identity = *info_.cert_identity;
+    req.auth_method = *auth_method_;
+    req.auth_data = data;
+    on_auth_step(auth->start_auth(req, exchange_));
+    return;
+  }
+  fail(ReasonCode::protocol_error, "unexpected AUTH");
 }
 
 // ---- errors and closing -------------------------------------------------------------------

@@ -111,6 +111,19 @@ struct OutItem {
   std::vector<std::uint32_t> sub_ids;
 };
 
+// What a CONNECT asked for, owned: kept while an enhanced authentication exchange runs.
+struct PendingConnect {
+  std::string client_id;
+  bool assigned = false;
+  bool clean_start = true;
+  bool bridge = false;
+  std::uint16_t keep_alive_s = 0;
+  std::uint32_t session_expiry_s = 0;  // v5 property (0 if absent)
+  MessageRef will;
+  std::uint32_t will_delay_s = 0;
+  std::optional<std::uint32_t> will_expiry_s;
+};
+
 class Connection::Impl {
  public:
   enum class State { awaiting_connect, connected, closing, closed };
@@ -136,6 +149,9 @@ class Connection::Impl {
   void on_disconnect(const protocol::Disconnect& p);
   void on_auth(const protocol::Auth& p);
   void on_decode_error(const protocol::DecodeError& e);
+  void on_auth_step(AuthStep step);
+  // Sets up the session and sends CONNACK once authentication succeeded.
+  void complete_connect(const AuthDecision& d, std::span<const std::uint8_t> auth_data);
 
   // The single place deciding CONNACK (during CONNECT) vs v5 DISCONNECT vs plain close.
   void fail(protocol::ReasonCode reason, std::string_view detail);
@@ -189,6 +205,8 @@ class Connection::Impl {
   bool problem_info_ = true;           // v5 Request Problem Information
   bool connect_had_expiry_zero_ = true;
   std::optional<std::string> auth_method_;
+  std::unique_ptr<PendingConnect> pending_;  // CONNECT waiting for authentication
+  std::unique_ptr<AuthExchange> exchange_;   // enhanced authentication in progress
   std::optional<TimePoint> credentials_expire_;
   std::string mount_;
   std::size_t deferred_acks_ = 0;  // QoS 1 acks waiting for when_durable

@@ -1189,3 +1189,97 @@ TEST_CASE("shared: unsubscribe leaves the group") {
   CHECK(a->publishes().empty());
   CHECK(b->publishes().size() == 4);
 }
+
+namespace {
+// Challenge/response toy method: the server sends "challenge", the client must answer "answer".
+struct ToyAuth final : Authenticator {
+  struct Exchange final : AuthExchange {
+    int steps = 0;
+  };
+  AuthDecision authenticate(const AuthRequest&) override { return {}; }
+  bool supports_method(std::string_view m) const override { return m == "TOY"; }
+  AuthStep start_auth(const AuthRequest& req, std::unique_ptr<AuthExchange>& ex) override {
+    CHECK(req.auth_method == std::optional<std::string_view>("TOY"));
+    ex = std::make_unique<Exchange>();
+    AuthStep s;
+    s.decision.reason = ReasonCode::continue_authentication;
+    s.auth_data = as_bytes("challenge");
+    return s;
+  }
+  AuthStep continue_auth(AuthExchange& ex, protocol::ByteSpan data) override {
+    ++static_cast<Exchange&>(ex).steps;
+    AuthStep s;
+    if (as_string(data) == "answer") {
+      s.decision.username = "toy-user";
+      s.auth_data = as_bytes("welcome");
+    } else {
+      s.decision.reason = ReasonCode::not_authorized;
+    }
+    return s;
+  }
+};
+
+protocol::Auth toy_auth(ReasonCode rc, const Bytes& data) {
+  protocol::Auth a;
+  a.reason = rc;
+  a.properties.authentication_method = "TOY";
+  a.properties.authentication_data = data;
+  return a;
+}
+}  // namespace
+
+TEST_CASE("v5 enhanced auth: CONNECT, AUTH challenge/response, CONNACK; re-authentication") {
+  Fixture f;
+  ToyAuth auth;
+  f.broker.set_authenticator(&auth);
+  TestClient a(f.broker, ProtocolVersion::v5);
+  ConnectOptions o{.client_id = "a"};
+  o.props.authentication_method = "TOY";
+  a.send_connect(o);
+  auto challenge = a.expect<protocol::Auth>();
+  CHECK(challenge.reason == ReasonCode::continue_authentication);
+  CHECK(as_string(*challenge.properties.authentication_data) == "challenge");
+  const Bytes answer = as_bytes("answer");
+  a.send(toy_auth(ReasonCode::continue_authentication, answer));
+  auto ack = a.expect<protocol::ConnAck>();
+  CHECK(ack.reason == ReasonCode::success);
+  CHECK(ack.properties.authentication_method == std::optional<std::string_view>("TOY"));
+  CHECK(as_string(*ack.properties.authentication_data) == "welcome");
+
+  const Bytes empty;
+  a.send(toy_auth(ReasonCode::re_authenticate, empty));
+  CHECK(a.expect<protocol::Auth>().reason == ReasonCode::continue_authentication);
+  a.send(toy_auth(ReasonCode::continue_authentication, answer));
+  CHECK(a.expect<protocol::Auth>().reason == ReasonCode::success);
+  CHECK_FALSE(a.close_requested());
+
+  SUBCASE("wrong answer at re-authentication: DISCONNECT 0x87") {
+    a.send(toy_auth(ReasonCode::re_authenticate, empty));
+    a.expect<protocol::Auth>();
+    const Bytes wrong = as_bytes("wrong");
+    a.send(toy_auth(ReasonCode::continue_authentication, wrong));
+    CHECK(a.expect<protocol::Disconnect>().reason == ReasonCode::not_authorized);
+  }
+}
+
+TEST_CASE("v5 enhanced auth: wrong answer gets CONNACK 0x87; PUBLISH before CONNACK closes") {
+  Fixture f;
+  ToyAuth auth;
+  f.broker.set_authenticator(&auth);
+  TestClient a(f.broker, ProtocolVersion::v5);
+  ConnectOptions o{.client_id = "a"};
+  o.props.authentication_method = "TOY";
+  a.send_connect(o);
+  a.expect<protocol::Auth>();
+  SUBCASE("wrong answer") {
+    const Bytes wrong = as_bytes("wrong");
+    a.send(toy_auth(ReasonCode::continue_authentication, wrong));
+    CHECK(a.expect<protocol::ConnAck>().reason == ReasonCode::not_authorized);
+  }
+  SUBCASE("other packet during the exchange") {
+    a.publish("x", "early");
+    CHECK(a.nothing_more());
+  }
+  CHECK(a.close_requested());
+  CHECK(f.broker.stats().clients_connected == 0);
+}
