@@ -64,6 +64,16 @@ protocol::Result<CertInfo, protocol::Error> check_certificate(const CertCheckReq
                 req.certfile);
   }
 
+  // Minimum key strength: RSA below 2048 bits and EC below 256 bits are refused (modern
+  // clients, OpenSSL security level 2, reject them anyway).
+  const std::size_t bits = mbedtls_pk_get_bitlen(&crt.get()->pk);
+  const bool rsa = mbedtls_pk_get_type(&crt.get()->pk) == MBEDTLS_PK_RSA;
+  if ((rsa && bits < 2048) || (!rsa && bits < 256)) {
+    return fail("certfile " + req.certfile + ": " + (rsa ? "RSA" : "EC") + " key of " +
+                std::to_string(bits) + " bits is too weak (minimum " + (rsa ? "2048" : "256") +
+                ")");
+  }
+
   CertInfo info;
   info.subject = dn(crt.get()->subject);
   info.issuer = dn(crt.get()->issuer);

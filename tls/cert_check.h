@@ -1,6 +1,7 @@
 // Startup checks of a TLS listener's certificate files with mbedTLS: the certificate parses,
-// the key parses and matches it, it is inside its validity period, and it chains to the
-// configured CA. Errors name the file and the reason; the broker must not start on one.
+// the key parses and matches it, the key is strong enough (RSA >= 2048, EC >= 256 bits), it
+// is inside its validity period, and it chains to the configured CA (and CRL, if given). Errors
+// name the file and the reason; the broker must not start on one.
 #pragma once
 
 #include <chrono>

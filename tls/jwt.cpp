@@ -76,11 +76,6 @@ protocol::Status check_key_for(JwtAlg alg, mbedtls_pk_context& pk) {
   return protocol::ok();
 }
 
-std::string pem_with_nul(std::string_view pem) {
-  std::string s(pem);
-  return s;  // std::string keeps a NUL after size(); pass size()+1 to mbedTLS for PEM
-}
-
 // NumericDate: a JSON number (integer or not), seconds since the epoch.
 std::optional<WallClock::time_point> numeric_date(const Json& v) {
   double secs = 0;
@@ -145,7 +140,8 @@ protocol::Result<std::vector<std::uint8_t>, protocol::Error> sign_bytes(JwtAlg a
   Random* rng = thread_random();
   if (rng == nullptr) return fail("random: cannot seed CTR-DRBG");
   Pk pk;
-  const std::string pem = pem_with_nul(key);
+  // PEM input must include the terminating NUL in its length for mbedTLS.
+  const std::string pem(key);
   if (mbedtls_pk_parse_key(&pk.ctx, uchars(pem), pem.size() + 1, nullptr, 0) != 0) {
     return fail("cannot parse the private key");
   }
@@ -213,7 +209,7 @@ protocol::Result<std::unique_ptr<JwtVerifier>, protocol::Error> JwtVerifier::cre
     if (c.secret.size() < 32) return fail("HS256 ticket secret must be at least 32 bytes");
     return v;
   }
-  const std::string pem = pem_with_nul(c.public_key_pem);
+  const std::string& pem = c.public_key_pem;  // c_str() NUL counted below
   if (mbedtls_pk_parse_public_key(&v->key_->pk.ctx, uchars(pem), pem.size() + 1) != 0) {
     return fail(std::string(to_string(c.alg)) + ": cannot parse the public key (PEM expected)");
   }

@@ -120,6 +120,30 @@ TEST_CASE("certificate from another CA does not chain") {
   CHECK(check_error({a.crt, a.key, c.ca, "", ""}).find("does not verify") != std::string::npos);
 }
 
+TEST_CASE("weak keys are refused; RSA 2048 is fine") {
+  TempDir dir;
+  const auto now = std::chrono::system_clock::now();
+  for (unsigned bits : {1024u, 2048u}) {
+    CAPTURE(bits);
+    const std::string key = must(tls::generate_rsa_key_pem(bits));
+    tls::CertSpec spec;
+    spec.subject = spec.issuer = "CN=rsa";
+    spec.subject_key_pem = spec.issuer_key_pem = key;
+    spec.not_before = now - 1h;
+    spec.not_after = now + 24h;
+    const std::string crt = must(tls::issue_certificate(spec));
+    const auto base = dir.file("rsa" + std::to_string(bits));
+    write_file(base + ".crt", crt);
+    write_file(base + ".key", key);
+    const std::string e = check_error({base + ".crt", base + ".key", "", "", ""});
+    if (bits == 1024) {
+      CHECK(e == "certfile " + base + ".crt: RSA key of 1024 bits is too weak (minimum 2048)");
+    } else {
+      CHECK(e == "OK");
+    }
+  }
+}
+
 TEST_CASE("unreadable and malformed files") {
   TempDir dir;
   write_file(dir.file("junk.pem"),
