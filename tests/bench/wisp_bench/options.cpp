@@ -49,6 +49,8 @@ std::string usage() {
   --drain S         max wait for deliveries after publishing stops       [3]
   --keep-alive S    MQTT keep alive                                      [60]
   --topic-prefix P  topics are P/<run id>/...                            [wisp-bench]
+  --persistent      persistent sessions: clean session/start 0 (v5: session expiry 600 s),
+                    for durable-QoS comparisons with broker persistence on
   --no-progress     no progress lines on stderr
 Prints progress on stderr once a second and one key=value summary line on stdout.
 Exit status: 0 run completed (losses are reported, not fatal); 1 usage error, setup failed,\nor connections broke during the run (status=fail); 2 hard deadline exceeded.
@@ -99,7 +101,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
     r.exit_code = 1;
     return r;
   };
-  static const char* kFlags[] = {"--no-progress", "--help", "-h"};
+  static const char* kFlags[] = {"--no-progress", "--persistent", "--help", "-h"};
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     bool is_flag = false;
@@ -127,6 +129,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
   }
   o.progress = given.count("--no-progress") == 0;
   given.erase("--no-progress");
+  o.persistent = given.count("--persistent") != 0;
+  given.erase("--persistent");
 
   auto take = [&given](const char* key) -> std::optional<std::string> {
     auto it = given.find(key);

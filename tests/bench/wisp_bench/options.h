@@ -40,6 +40,7 @@ struct Options {
   std::uint16_t keep_alive_s = 60;
   std::string topic_prefix = "wisp-bench";
   bool progress = true;
+  bool persistent = false;  // clean_start = false (v5: Session Expiry Interval 600 s)
 };
 
 struct ParseResult {

@@ -157,7 +157,10 @@ void Conn::send_connect() {
   const Shared& sh = w_.shared();
   protocol::Connect c;
   c.version = sh.opt.version;
-  c.clean_start = true;
+  c.clean_start = !sh.opt.persistent;
+  if (sh.opt.persistent && sh.opt.version == protocol::ProtocolVersion::v5) {
+    c.properties.session_expiry_interval = 600;
+  }
   c.keep_alive_s = sh.opt.keep_alive_s;
   keep_alive_s_ = sh.opt.keep_alive_s;
   c.client_id = spec_.client_id;

@@ -29,6 +29,10 @@ TEST_CASE("scenario defaults") {
   CHECK(o->subs == 7);
   CHECK(o->size == 1024);
   CHECK(o->version == protocol::ProtocolVersion::v5);
+  CHECK_FALSE(o->persistent);
+  o = parse_options({"--persistent", "--scenario", "pairwise"}).options;
+  REQUIRE(o);
+  CHECK(o->persistent);
 }
 
 TEST_CASE("invalid options are rejected with a message") {
