@@ -71,15 +71,15 @@ int main(int argc, char** argv) {
   int port = 0;
   bool verbose = false;
   bool test_config = false;
-  std::string event_lib = "poll";
+  std::string event_lib = "libev";
   app.add_option("-c,--config", config_path, "mosquitto.conf-syntax configuration file")
       ->check(CLI::ExistingFile);
   app.add_option("-p,--port", port, "port of the MQTT/TCP listener (default 1883)")
       ->check(CLI::Range(1, 65535));
   app.add_flag("-v,--verbose", verbose, "debug logging");
   app.add_flag("--test-config", test_config, "check the configuration and exit");
-  app.add_option("--event-lib", event_lib, "event backend: poll (default), libuv, libev")
-      ->check(CLI::IsMember({"poll", "libuv", "libev"}));
+  app.add_option("--event-lib", event_lib, "event backend: libev (epoll, default) or poll")
+      ->check(CLI::IsMember({"poll", "libev"}));
 
   // Subcommands (wisp passwd, wisp cert dev, ...) come from the modules that implement them.
   for (const auto& sub : broker::app::subcommands()) {
@@ -121,8 +121,7 @@ int main(int argc, char** argv) {
   spdlog::info("wisp {} starting ({})", WISP_VERSION,
                config_path.empty() ? std::string("built-in defaults") : config_path);
   raise_fd_limit();
-  const auto lib = event_lib == "libuv"   ? broker::transport::EventLib::libuv
-                   : event_lib == "libev" ? broker::transport::EventLib::libev
-                                          : broker::transport::EventLib::poll;
+  const auto lib =
+      event_lib == "poll" ? broker::transport::EventLib::poll : broker::transport::EventLib::libev;
   return broker::app::run_broker(std::move(cfg), lib);
 }

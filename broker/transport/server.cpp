@@ -3,6 +3,7 @@
 #include "broker/transport/server.h"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
@@ -122,6 +123,7 @@ class Server::Impl {
   ServerOptions options_;
   LoopState loop_;
   std::atomic<lws_context*> context_{nullptr};
+  struct ev_loop* ev_loop_ = nullptr;  // EventLib::libev: our epoll loop, lws runs on it
   std::atomic<bool> stop_requested_{false};
   std::vector<std::unique_ptr<ListenerState>> listeners_;
   TimerSlot tick_{{}, this};
@@ -145,10 +147,16 @@ protocol::Status Server::Impl::start() {
 
   lws_context_creation_info info{};
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-  switch (options_.event_lib) {
-    case EventLib::poll: break;
-    case EventLib::libuv: info.options |= LWS_SERVER_OPTION_LIBUV; break;
-    case EventLib::libev: info.options |= LWS_SERVER_OPTION_LIBEV; break;
+  // libev runs as a foreign loop that run() drives itself: lws' own run_pt would block in
+  // ev_run() forever and never let run() see the end of a shutdown drain.
+  void* foreign_loops[1] = {nullptr};
+  if (options_.event_lib == EventLib::libev) {
+    ev_loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) |
+                           static_cast<unsigned>(EVFLAG_NOSIGMASK));
+    if (!ev_loop_) return protocol::fail("libev: cannot create an epoll event loop");
+    foreign_loops[0] = ev_loop_;
+    info.foreign_loops = foreign_loops;
+    info.options |= LWS_SERVER_OPTION_LIBEV;
   }
   info.pt_serv_buf_size = 64 * 1024;      // 64 KiB RX chunks (LWS-NOTES §3)
   info.max_http_header_data = 16 * 1024;  // long cookies (LWS-NOTES §7)
@@ -281,6 +289,10 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
 void Server::Impl::run() {
   lws_context* ctx = loop_.context;
   if (!ctx) return;
+  if (ev_loop_) {
+    while (!loop_.exit_loop) ev_run(ev_loop_, EVRUN_ONCE);
+    return;
+  }
   while (!loop_.exit_loop) {
     if (lws_service(ctx, 0) < 0) break;
   }
@@ -292,6 +304,10 @@ void Server::Impl::destroy_context() {
   // Live links get CLOSED/RAW_CLOSE here (treated as abrupt by the engine).
   lws_context_destroy(ctx);
   loop_.context = nullptr;
+  if (ev_loop_) {
+    ev_loop_destroy(ev_loop_);
+    ev_loop_ = nullptr;
+  }
 }
 
 bool Server::Impl::over_limit(const ListenerState& l) const {

@@ -21,7 +21,10 @@ namespace broker::transport {
 
 enum class ListenerKind { mqtt, websockets };
 enum class AddressFamily { any, ipv4, ipv6 };
-enum class EventLib { poll, libuv, libev };
+// poll: lws' built-in poll() loop; every wake-up costs O(connections).
+// libev: lws on a libev epoll loop (foreign loop driven by run()); cost independent of idle
+// connections. Measured: see README "Event backend".
+enum class EventLib { poll, libev };
 
 struct TlsSpec {
   std::string certfile;
@@ -58,7 +61,7 @@ struct ServerOptions {
   std::chrono::milliseconds tick_interval{250};
   std::chrono::seconds connect_timeout{10};  // first-byte / CONNECT backstop per socket
   std::chrono::seconds shutdown_grace{3};    // how long shutdown waits for flushes
-  EventLib event_lib = EventLib::poll;
+  EventLib event_lib = EventLib::libev;
   bool tcp_nodelay = false;  // TCP_NODELAY on every accepted socket (Mosquitto set_tcp_nodelay)
   EndpointFactory make_endpoint;
   std::function<void()> on_tick;      // Broker::tick()

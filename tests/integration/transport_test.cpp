@@ -460,3 +460,42 @@ TEST_CASE("transport: an IPv4 bind address does not listen on other addresses") 
   ::close(fd);
   CHECK(r != 0);
 }
+
+TEST_CASE("transport: the poll backend serves TCP and WebSocket and stops cleanly too") {
+  EchoServer s({tcp_listener(), ws_listener()},
+               [](bt::ServerOptions& o) { o.event_lib = bt::EventLib::poll; });
+  auto c = TcpClient::connect(s.ports[0]);
+  REQUIRE(c);
+  REQUIRE(c->send_all(bytes_of("poll")));
+  Bytes got;
+  REQUIRE(c->read_exact(4, got));
+  CHECK(got == bytes_of("poll"));
+  auto ws = WsClient::connect(s.ports[1], {});
+  REQUIRE(ws.ok());
+  s.server->request_stop();
+  CHECK(ws.read_close() == std::optional<std::uint16_t>(1001));
+  CHECK(c->wait_closed());
+  s.stop();
+  CHECK(s.stats.closed == s.stats.opened);
+}
+
+TEST_CASE("transport: server WebSocket pings keep idle links alive") {
+  EchoServer s({ws_listener()}, [](bt::ServerOptions& o) {
+    o.listeners[0].ws_ping_interval_s = 1;
+    o.connect_timeout = std::chrono::seconds(30);  // the link must not die of silence
+  });
+  auto ws = WsClient::connect(s.ports[0], {});
+  REQUIRE(ws.ok());
+  REQUIRE(ws.send_binary(bytes_of("x")));
+  Bytes got;
+  REQUIRE(ws.read_binary(1, got));
+  auto f = ws.read_frame(10000ms);
+  REQUIRE(f);
+  CHECK(f->opcode == 9);  // PING
+  REQUIRE(ws.send_frame(10, f->payload));
+  // Still alive after answering: echo works.
+  REQUIRE(ws.send_binary(bytes_of("y")));
+  Bytes got2;
+  CHECK(ws.read_binary(1, got2));
+  CHECK(got2 == bytes_of("y"));
+}
