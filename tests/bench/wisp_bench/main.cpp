@@ -1,4 +1,6 @@
 // wisp-bench: MQTT load generator (see runner.h and `wisp-bench --help`).
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,6 +11,12 @@
 #include "runner.h"
 
 int main(int argc, char** argv) {
+  // Connection storms need many descriptors: use whatever the hard limit allows.
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   const wisp_bench::ParseResult parsed = wisp_bench::parse_options(args);
   if (!parsed.options) {

@@ -44,7 +44,7 @@ std::string usage() {
   --threads N       load threads (connections spread round-robin)       [1]
   --broker-pid PID  report the broker's VmRSS from /proc/PID/status
   --json FILE       also write the results as JSON
-  --connect-concurrency N   connections in setup at once                 [256]
+  --connect-concurrency N   connections in setup at once, over all threads [256]
   --setup-timeout S connect + subscribe deadline                         [10 + 0.001*conns]
   --drain S         max wait for deliveries after publishing stops       [3]
   --keep-alive S    MQTT keep alive                                      [60]

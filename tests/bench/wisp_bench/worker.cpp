@@ -33,6 +33,7 @@ constexpr std::size_t kOutHighWater = 1024 * 1024;  // stop generating above thi
 constexpr std::size_t kBatchBytes = 256 * 1024;     // publishes generated per pump
 constexpr std::uint64_t kStallReleaseNs = 200'000'000;
 constexpr int kReadsPerEvent = 4;
+constexpr std::uint32_t kConnsPerSourceIp = 20000;
 }  // namespace
 
 // ---- Conn --------------------------------------------------------------------------------
@@ -68,6 +69,21 @@ void Conn::start() {
   }
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (sa->sa_family == AF_INET && sh.opt.clients > kConnsPerSourceIp) {
+    // One source address has ~28k ephemeral ports towards one broker port: spread big
+    // storms over 127.0.0.1, .2, ... (loopback /8 answers on every address).
+    const auto* dst = reinterpret_cast<const sockaddr_in*>(sa);
+    if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      src.sin_addr.s_addr = htonl(0x7F000001u + spec_.index / kConnsPerSourceIp % 250);
+      ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      if (::bind(fd_, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+        fail(std::string("bind source address: ") + std::strerror(errno));
+        return;
+      }
+    }
+  }
   if (::connect(fd_, sa, sh.addr_len) != 0 && errno != EINPROGRESS) {
     fail(std::string("connect: ") + std::strerror(errno));
     return;
@@ -552,7 +568,9 @@ void Worker::run() {
     if (phase == Phase::stop) break;
     phase_seen.store(static_cast<int>(phase), std::memory_order_release);
     if (phase == Phase::setup) {
-      while (connecting < shared_.opt.connect_concurrency && next_start_ < conns_.size()) {
+      const std::uint32_t budget =
+          std::max<std::uint32_t>(1, shared_.opt.connect_concurrency / shared_.opt.threads);
+      while (connecting < budget && next_start_ < conns_.size()) {
         ++connecting;
         now_ = mono_ns();
         conns_[next_start_++]->start();
