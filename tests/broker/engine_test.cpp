@@ -1283,3 +1283,36 @@ TEST_CASE("v5 enhanced auth: wrong answer gets CONNACK 0x87; PUBLISH before CONN
   CHECK(a.close_requested());
   CHECK(f.broker.stats().clients_connected == 0);
 }
+
+TEST_CASE("limits: message_size_limit drops big payloads (v5 PUBACK 0x83, 3.1.1 PUBACK)") {
+  auto cfg = test_config();
+  cfg.message_size_limit = 10;
+  Fixture f(cfg);
+  auto s = f.client(ProtocolVersion::v311, "s");
+  s->sub("x", QoS::at_least_once);
+  for (auto v : kBoth) {
+    CAPTURE(ver(v));
+    auto p = f.client(v, "p" + ver(v));
+    p->publish("x", std::string(11, 'a'), QoS::at_least_once);
+    auto ack = p->expect<protocol::PubAck>();
+    CHECK(ack.reason == (v == ProtocolVersion::v5 ? ReasonCode::implementation_specific_error
+                                                  : ReasonCode::success));
+    p->publish("x", std::string(10, 'a'), QoS::at_least_once);
+    p->expect<protocol::PubAck>();
+  }
+  CHECK(s->publishes().size() == 2);
+}
+
+TEST_CASE("session: queue_qos0_messages keeps QoS 0 for offline persistent sessions") {
+  auto cfg = test_config();
+  cfg.queue_qos0_messages = true;
+  Fixture f(cfg);
+  auto s = f.client(ProtocolVersion::v311, "s", {.clean = false});
+  s->sub("x", QoS::at_most_once);
+  s->closed();
+  auto p = f.client(ProtocolVersion::v311, "p");
+  p->publish("x", "kept");
+  TestClient s2(f.broker, ProtocolVersion::v311);
+  s2.connect({.client_id = "s", .clean = false});
+  CHECK(as_string(s2.expect<protocol::Publish>().payload) == "kept");
+}
