@@ -1042,8 +1042,25 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// Control and non-ASCII bytes as \xHH, so an invisible character in a key shows.
+std::string escaped(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7f) {
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string unknown_key_message(std::string_view key) {
-  std::string msg = "unknown key " + quote(key);
+  std::string msg = "unknown key " + quote(escaped(key));
   std::string_view best;
   std::size_t best_d = 3;  // suggest only close matches
   auto consider = [&](std::string_view name) {
@@ -1110,6 +1127,7 @@ bool Parser::read_file(const fs::path& path, const std::string& display) {
 
 bool Parser::handle_line(const std::string& display, int lineno, std::string_view raw) {
   std::string where = display + ":" + std::to_string(lineno);
+  if (lineno == 1 && raw.starts_with("\xEF\xBB\xBF")) raw.remove_prefix(3);  // editors' BOM
   std::string_view text = trim(raw);
   if (text.empty() || text.front() == '#') return true;
   Line l;

@@ -83,6 +83,10 @@ TEST_CASE("empty files, comments, blank lines, CRLF, tabs and indentation are ac
   CHECK(c.broker.sys_interval == 25s);
   CHECK(c.broker.max_keepalive == 60);
   CHECK(c.warnings.empty());
+  // A UTF-8 byte order mark (Windows editors) is skipped at the start of a file only.
+  CHECK(parse_ok(dir, "\xEF\xBB\xBFsys_interval 3\n").broker.sys_interval == 3s);
+  CHECK(parse_error(dir, "sys_interval 3\n\xEF\xBB\xBFsys_interval 3\n") ==
+        "wisp.conf:2: unknown key '\\xEF\\xBB\\xBFsys_interval'");
 }
 
 TEST_CASE("a missing or unreadable config file is an error naming it") {
