@@ -53,7 +53,8 @@ std::string usage() {
                     for durable-QoS comparisons with broker persistence on
   --no-progress     no progress lines on stderr
 Prints progress on stderr once a second and one key=value summary line on stdout.
-Exit status: 0 run completed (losses are reported, not fatal); 1 usage error, setup failed,\nor connections broke during the run (status=fail); 2 hard deadline exceeded.
+Exit status: 0 run completed (losses are reported, not fatal); 1 usage error, setup failed,
+or connections broke during the run (status=fail); 2 hard deadline exceeded.
 )";
 }
 
