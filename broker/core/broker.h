@@ -27,6 +27,7 @@ struct BrokerStats {
   std::uint64_t subscriptions_count = 0;
 };
 
+// Every Connection must be destroyed (after on_closed()) before its Broker.
 class Broker {
  public:
   Broker(BrokerConfig config, const Clock& clock);

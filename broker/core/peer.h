@@ -17,7 +17,8 @@ class Peer {
   // Output is queued in the Connection: call Connection::fill_output() when writable.
   virtual void want_write() noexcept = 0;
   // Flush what is queued, then close the socket; the transport then calls
-  // Connection::on_closed(). `why` picks the WebSocket close code (e.g. 1002 for protocol
+  // Connection::on_closed() later, never from inside close() (the engine may be routing a
+  // message when it asks). `why` picks the WebSocket close code (e.g. 1002 for protocol
   // errors, 1009 for packet_too_large, 1001 for server_shutting_down, 1000 otherwise).
   virtual void close(protocol::ReasonCode why) noexcept = 0;
   // Stop / resume reading from the socket (back-pressure). Bytes already read are not lost.
