@@ -200,6 +200,15 @@ struct Parser {
     return l.args[0];
   }
 
+  // Addresses go to the socket layer as written: an IP address or a host name.
+  bool check_address(const Line& l, const std::string& address) {
+    if (address.front() == '[') {
+      return fail(l.where,
+                  "write IPv6 addresses without brackets (e.g. ::1), not " + quote(address));
+    }
+    return true;
+  }
+
   // The listener a listener key applies to: the latest `listener` line of this file, or the
   // default listener when there is none yet (Mosquitto semantics).
   std::pair<ListenerConfig*, ListenerState*> listener_for(const Line& l) {
@@ -338,6 +347,7 @@ const std::vector<KeySpec>& key_table() {
          if (port == 0 || (l.args.size() == 2 && l.args[1].find('/') != std::string::npos)) {
            return p.fail(l.where, "Unix socket listeners are not supported by Wisp");
          }
+         if (l.args.size() == 2 && !p.check_address(l, l.args[1])) return false;
          ListenerConfig lc;
          lc.port = static_cast<std::uint16_t>(port);
          ListenerState st;
@@ -378,12 +388,12 @@ const std::vector<KeySpec>& key_table() {
                                         " from its 'listener' line");
            }
            auto v = p.get_word(l, st.seen);
-           if (!v) return false;
+           if (!v || !p.check_address(l, *v)) return false;
            lc.bind_address = *v;
            return true;
          }
          auto v = p.get_word(l, p.global_seen);
-         if (!v) return false;
+         if (!v || !p.check_address(l, *v)) return false;
          p.dflt.bind_address = *v;
          if (p.default_where.empty()) p.default_where = l.where;
          return true;

@@ -97,6 +97,10 @@ TEST_CASE("listener line validation") {
       {"listener 1883 0.0.0.0 # public\n",
        "'listener' takes a port and an optional address; '#' starts a comment only at the "
        "beginning of a line"},
+      {"listener 1883 [::1]\n", "write IPv6 addresses without brackets (e.g. ::1), not '[::1]'"},
+      {"listener 1883\nbind_address [::]\n",
+       "write IPv6 addresses without brackets (e.g. ::1), not '[::]'"},
+      {"bind_address [::1]\n", "write IPv6 addresses without brackets (e.g. ::1), not '[::1]'"},
       {"listener 1883\nprotocol http\n", "'protocol' must be mqtt or websockets, not 'http'"},
       {"listener 1883\nsocket_domain ipv5\n", "'socket_domain' must be ipv4 or ipv6, not 'ipv5'"},
       {"listener 1883\nmount_point a/#\n",
