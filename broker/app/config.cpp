@@ -607,8 +607,8 @@ const std::vector<KeySpec>& key_table() {
        },
        true},
       {"allowed_origins", Scope::listener, "`ORIGIN...`", "any Origin",
-       "Origins (`https://host[:port]`) allowed to open WebSockets; others get 403. Several "
-       "lines add up.",
+       "Origins (`https://host[:port]`) allowed to open WebSockets; others are refused. "
+       "Several lines add up.",
        [](Parser& p, const Line& l) {
          auto [lc, st] = p.listener_for(l);
          if (l.args.empty()) return p.fail(l.where, "'allowed_origins' needs at least one origin");
@@ -626,8 +626,8 @@ const std::vector<KeySpec>& key_table() {
        },
        true},
       {"ws_ping_interval", Scope::listener, "`SECONDS` (0-86400)", "`45`",
-       "Idle seconds before the server pings a WebSocket client (keeps proxies from closing "
-       "idle links); 0 = off.",
+       "Interval of server WebSocket pings, which keep proxies from closing idle links; "
+       "0 = off.",
        [](Parser& p, const Line& l) {
          auto [lc, st] = p.listener_for(l);
          p.ws_key(*st, l);
@@ -875,8 +875,8 @@ const std::vector<KeySpec>& key_table() {
          return true;
        }},
       {"persistence_sync", Scope::global, "`normal` \\| `full`", "`normal`",
-       "SQLite durability: `normal` (WAL, survives a crash of Wisp) or `full` (fsync every "
-       "commit, survives power loss).",
+       "SQLite `synchronous` mode: `normal` survives a crash of Wisp, `full` (an fsync per "
+       "commit) also a power loss.",
        [](Parser& p, const Line& l) {
          auto v = p.get_enum(l, {"normal", "full"});
          if (!v) return false;
