@@ -1,9 +1,12 @@
 // Session engine behaviour, driven through the in-memory harness: CONNECT rules, QoS flows,
 // retained, wills, keep alive, limits, MQTT 5 features. 3.1.1 and 5.0 where both apply.
+#include "broker/core/engine.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
+#include <random>
 
 #include "harness.h"
 #include "protocol/topic.h"
@@ -1315,4 +1318,56 @@ TEST_CASE("session: queue_qos0_messages keeps QoS 0 for offline persistent sessi
   TestClient s2(f.broker, ProtocolVersion::v311);
   s2.connect({.client_id = "s", .clean = false});
   CHECK(as_string(s2.expect<protocol::Publish>().payload) == "kept");
+}
+
+TEST_CASE("fan-out shares one Message: queues and the retained index hold the same bytes") {
+  Fixture f;
+  for (const char* id : {"s1", "s2"}) {
+    auto s = f.client(ProtocolVersion::v5, id, [] {
+      ConnectOptions o{.clean = false};
+      o.props.session_expiry_interval = 100;
+      return o;
+    }());
+    s->sub("t", QoS::at_least_once);
+    s->closed();
+  }
+  auto p = f.client(ProtocolVersion::v5, "p");
+  protocol::Properties pr;
+  pr.user_properties = {{"k", "v"}};
+  p->publish("t", "shared bytes", QoS::at_least_once, true, 0, pr);
+  auto& impl = f.broker.impl();
+  const MessageRef* retained = impl.retained_.find("t");
+  REQUIRE(retained != nullptr);
+  for (const char* id : {"s1", "s2"}) {
+    Session* s = impl.find_session(id);
+    REQUIRE(s != nullptr);
+    REQUIRE(s->queue.size() == 1);
+    CHECK(s->queue.front().msg.get() == retained->get());
+  }
+  CHECK(retained->use_count() == 3);  // the index and two queues, no copies
+}
+
+TEST_CASE("robustness: random bytes before and after CONNECT never crash or hang") {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 400; ++round) {
+    Fixture f;
+    const auto v = round % 2 == 0 ? ProtocolVersion::v5 : ProtocolVersion::v311;
+    TestClient c(f.broker, v);
+    if (round % 4 < 2) c.connect({.client_id = "r"});
+    Bytes junk(std::uniform_int_distribution<std::size_t>(1, 300)(rng));
+    for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
+    if (round % 3 == 0) junk[0] = 0x30;  // looks like a PUBLISH
+    std::size_t at = 0;
+    while (at < junk.size()) {
+      const std::size_t n = std::min<std::size_t>(junk.size() - at, 1 + rng() % 17);
+      c.send_raw(Bytes(junk.begin() + static_cast<std::ptrdiff_t>(at),
+                       junk.begin() + static_cast<std::ptrdiff_t>(at + n)));
+      at += n;
+    }
+    std::vector<std::uint8_t> buf(4096);
+    for (int i = 0; i < 1000 && c.conn().has_output(); ++i) c.conn().fill_output(buf);
+    f.clock.advance(std::chrono::seconds(100));
+    f.broker.tick();
+    c.closed();
+  }
 }
