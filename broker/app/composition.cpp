@@ -13,6 +13,8 @@
 #include "broker/app/spdlog_logger.h"
 #include "broker/core/broker.h"
 #include "broker/core/clock.h"
+#include "broker/security/security.h"
+#include "storage/sqlite_persistence.h"
 
 namespace broker::app {
 
@@ -71,6 +73,47 @@ std::vector<transport::ListenerSpec> listener_specs(Config& cfg) {
   return specs;
 }
 
+namespace {
+
+// SQLite persistence when `persistence true` (the default); nullptr = in memory.
+protocol::Result<std::unique_ptr<storage::SqlitePersistence>, protocol::Error> open_storage(
+    const Config& cfg) {
+  if (!cfg.persistence) return std::unique_ptr<storage::SqlitePersistence>();
+  storage::PersistenceOptions o;
+  o.path = storage::database_path(cfg.persistence_location, cfg.persistence_file);
+  o.sync =
+      cfg.persistence_sync == PersistenceSync::full ? storage::Sync::full : storage::Sync::normal;
+  o.recover_damaged = true;
+  o.on_error = [](const std::string& e) { spdlog::error("storage: {}", e); };
+  auto p = storage::SqlitePersistence::open(std::move(o));
+  if (!p) return protocol::unexpected(p.error());
+  if (!p.value()->recovered_from().empty()) {
+    spdlog::warn("storage: damaged database moved to {}; starting empty",
+                 p.value()->recovered_from());
+  }
+  spdlog::info("storage: {}", p.value()->path());
+  return std::move(p.value());
+}
+
+// Password file / ACL file when configured; nullptr = listener allow_anonymous decides.
+protocol::Result<std::unique_ptr<security::Security>, protocol::Error> open_security(
+    const Config& cfg, const core::Clock& clock) {
+  if (cfg.password_file.empty() && cfg.acl_file.empty()) {
+    return std::unique_ptr<security::Security>();
+  }
+  if (cfg.per_listener_settings) {
+    spdlog::warn(
+        "per_listener_settings: per-listener password/ACL files are not applied yet; "
+        "the global password_file/acl_file are used");
+  }
+  security::SecurityConfig sc;
+  sc.password_file = cfg.password_file;
+  sc.acl_file = cfg.acl_file;
+  return security::Security::create(std::move(sc), clock);
+}
+
+}  // namespace
+
 int run_broker(Config cfg, transport::EventLib event_lib) {
   // Signals go to one thread (sigwait) that only asks the loop to stop (LWS-NOTES §5, §7).
   sigset_t stop_signals;
@@ -80,9 +123,26 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   core::SystemClock clock;
-  core::Broker broker(cfg.broker, clock);
+  // Declared before the Broker: both outlive it (the Broker holds plain pointers).
+  auto store = open_storage(cfg);
+  if (!store) {
+    spdlog::error("{}", store.error().message);
+    return 1;
+  }
+  auto sec = open_security(cfg, clock);
+  if (!sec) {
+    spdlog::error("{}", sec.error().message);
+    return 1;
+  }
   SpdlogLogger logger;
+  auto broker_ptr = std::make_unique<core::Broker>(cfg.broker, clock);
+  core::Broker& broker = *broker_ptr;
   broker.set_logger(&logger);
+  if (*sec) {
+    broker.set_authenticator(sec->get());
+    broker.set_authorizer(sec->get());
+  }
+  if (*store) broker.set_persistence(store->get());  // loads retained messages and sessions
 
   transport::ServerOptions opts;
   opts.listeners = listener_specs(cfg);
@@ -97,13 +157,18 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   opts.make_endpoint = core_endpoint_factory(broker);
   opts.on_tick = [&broker] { broker.tick(); };
   opts.on_shutdown = [&broker] { broker.shutdown(); };
+  storage::SqlitePersistence* persistence = store->get();
+  if (persistence) opts.on_wake = [persistence] { persistence->drain_completions(); };
 
-  transport::Server server(std::move(opts));
+  auto server_ptr = std::make_unique<transport::Server>(std::move(opts));
+  transport::Server& server = *server_ptr;
   if (auto st = server.start(); !st) {
     spdlog::error("{}", st.error().message);
     return 1;
   }
 
+  // The storage writer wakes the loop when commits complete (PUBACKs waiting on durability).
+  if (persistence) persistence->set_wake_loop([&server] { server.wake(); });
   std::thread signal_thread([&server, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -115,6 +180,15 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   // lws_cancel_service() can hit a destroyed context.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  if (persistence) {
+    persistence->set_wake_loop(nullptr);  // no wake-ups into a destroyed context
+    persistence->drain_completions();
+  }
+  // Order matters: the Server (its context destroy closes the remaining links through the
+  // engine), then the Broker, then storage, whose destructor commits what is pending.
+  server_ptr.reset();
+  broker_ptr.reset();
+  store->reset();
   spdlog::info("wisp stopped");
   return 0;
 }

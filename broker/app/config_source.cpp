@@ -1,42 +1,26 @@
 // Config source and subcommand registry for the wisp executable.
 #include "broker/app/config_source.h"
 
+#include "storage/retained_cli.h"
+#include "tls/cert_dev.h"
+#include "tls/password_file.h"
+
 namespace broker::app {
 
-#if !WISP_HAVE_CONFIG_PARSER
-namespace {
-// Used only while the config module (wisp_config) is not part of the build: the same
-// built-in defaults that default_config() documents in config.h.
-Config builtin_defaults() {
-  Config cfg;
-  ListenerConfig tcp;
-  tcp.port = 1883;
-  tcp.bind_address = "127.0.0.1";
-  tcp.protocol = ListenerProtocol::mqtt;
-  ListenerConfig ws;
-  ws.port = 8080;
-  ws.bind_address = "127.0.0.1";
-  ws.protocol = ListenerProtocol::websockets;
-  cfg.listeners = {tcp, ws};
-  return cfg;
-}
-}  // namespace
-#endif
-
 protocol::Result<Config, protocol::Error> load_configuration(const std::string& path) {
-#if WISP_HAVE_CONFIG_PARSER
   if (path.empty()) return default_config();
   return load_config(path);
-#else
-  if (!path.empty()) {
-    return protocol::fail(path + ": configuration files need the config module (wisp_config)");
-  }
-  return builtin_defaults();
-#endif
 }
 
 const std::vector<Subcommand>& subcommands() {
-  static const std::vector<Subcommand> kAll = {};
+  static const std::vector<Subcommand> kAll = {
+      {"passwd", "manage a password file: [-c] FILE USER | -b FILE USER PASS | -D FILE USER",
+       [](std::vector<std::string> args) { return tls::passwd_main(args); }},
+      {"cert", "development certificates: dev --out DIR [--host NAME]... [--days N] [--force]",
+       [](std::vector<std::string> args) { return tls::cert_dev_main(args); }},
+      {"retained", "offline retained messages: clear FILTER --db FILE",
+       [](std::vector<std::string> args) { return storage::retained_cli_main(std::move(args)); }},
+  };
   return kAll;
 }
 

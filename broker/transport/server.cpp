@@ -100,6 +100,10 @@ class Server::Impl {
     stop_requested_.store(true);
     if (lws_context* ctx = context_.load()) lws_cancel_service(ctx);
   }
+  void wake_from_any_thread() noexcept {
+    wake_requested_.store(true);
+    if (lws_context* ctx = context_.load()) lws_cancel_service(ctx);
+  }
   const ServerCounters& counters() const noexcept { return loop_.counters; }
 
   // Trampoline targets.
@@ -125,6 +129,7 @@ class Server::Impl {
   std::atomic<lws_context*> context_{nullptr};
   struct ev_loop* ev_loop_ = nullptr;  // EventLib::libev: our epoll loop, lws runs on it
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> wake_requested_{false};
   std::vector<std::unique_ptr<ListenerState>> listeners_;
   TimerSlot tick_{{}, this};
   TimerSlot drain_deadline_{{}, this};
@@ -446,6 +451,7 @@ int Server::Impl::http_writeable(lws* wsi, ConnectionSlot* slot) {
 // EVENT_WAIT_CANCELLED fires once per protocol of every vhost per wake-up; the atomic
 // exchange makes exactly one of them act (LWS-NOTES §5). Always 0.
 int Server::Impl::wake() {
+  if (wake_requested_.exchange(false) && options_.on_wake) options_.on_wake();
   if (stop_requested_.exchange(false)) begin_shutdown();
   return 0;
 }
@@ -535,6 +541,7 @@ Server::~Server() = default;
 protocol::Status Server::start() { return impl_->start(); }
 void Server::run() { impl_->run(); }
 void Server::request_stop() noexcept { impl_->request_stop(); }
+void Server::wake() noexcept { impl_->wake_from_any_thread(); }
 const ServerCounters& Server::counters() const noexcept { return impl_->counters(); }
 
 }  // namespace broker::transport

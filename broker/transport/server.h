@@ -66,6 +66,7 @@ struct ServerOptions {
   EndpointFactory make_endpoint;
   std::function<void()> on_tick;      // Broker::tick()
   std::function<void()> on_shutdown;  // Broker::shutdown(): queue DISCONNECT 0x8B, close all
+  std::function<void()> on_wake;      // loop thread, after Server::wake() from any thread
 };
 
 struct ServerCounters {
@@ -90,6 +91,9 @@ class Server {
   // Any thread (signal thread included) until the Server is destroyed: begin graceful
   // shutdown. Join such threads before destroying the Server.
   void request_stop() noexcept;
+  // Any thread, same lifetime rule: run ServerOptions::on_wake on the loop thread soon
+  // (e.g. the storage writer's "commits are ready"). Wake-ups coalesce.
+  void wake() noexcept;
 
   const ServerCounters& counters() const noexcept;
 

@@ -18,6 +18,7 @@ struct BrokerOptions {
   std::string ws;      // extra lines in the WebSocket listener's scope
   bool tcp_listener = true;
   bool ws_listener = true;
+  bool persistence = false;  // SQLite file in the temp dir (survives restart())
 };
 
 inline BrokerOptions global_opts(std::string lines) {
@@ -49,11 +50,14 @@ class BrokerProcess {
   bool wait_log(const std::string& s, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGTERM and wait; returns the exit code (nullopt if it did not exit in time).
   std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // stop() then start again with the same config, ports and data directory.
+  bool restart();
   // VmRSS of the broker in KiB (0 if unknown).
   long rss_kib() const;
   std::string log_text();
 
  private:
+  bool launch();
   std::unique_ptr<Process> proc_;
   bool ready_ = false;
 };
