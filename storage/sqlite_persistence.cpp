@@ -28,6 +28,86 @@ using protocol::Status;
 
 namespace {
 
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// A row of a per-client table: (client id, packet id or seq). Views into the batch.
+struct RowKey {
+  std::string_view client;
+  std::uint64_t n;
+  bool operator==(const RowKey&) const = default;
+};
+struct RowKeyHash {
+  std::size_t operator()(const RowKey& k) const noexcept {
+    return std::hash<std::string_view>{}(k.client) ^ (std::hash<std::uint64_t>{}(k.n) * 31);
+  }
+};
+
+// Marks the writes a later operation of the same batch undoes, so they never reach SQLite:
+// an in-flight entry set then cleared (a live subscriber acked it before the commit), a
+// queue entry pushed then popped, a QoS 2 id added then removed, a retained topic set again
+// or deleted, anything of a session deleted later. The undoing operation itself still runs
+// (it may remove a row from an earlier batch), so the outcome is exactly that of running
+// every operation in order.
+std::vector<bool> redundant_writes(const std::vector<SqlitePersistence::Op>& batch) {
+  using P = SqlitePersistence;
+  std::vector<bool> skip(batch.size(), false);
+  std::unordered_set<RowKey, RowKeyHash> inflight_cleared;
+  std::unordered_set<RowKey, RowKeyHash> queue_popped;
+  std::unordered_set<RowKey, RowKeyHash> qos2_removed;
+  std::unordered_set<std::string_view> sessions_deleted;
+  std::unordered_set<std::string_view> retained_later;
+  for (std::size_t i = batch.size(); i-- > 0;) {
+    skip[i] = std::visit(Overloaded{
+                             [&](const P::RetainedSet& o) {
+                               return !retained_later.insert(o.message->topic).second;
+                             },
+                             [&](const P::RetainedDelete& o) {
+                               retained_later.insert(o.topic);
+                               return false;
+                             },
+                             [&](const P::SessionUpsert& o) {
+                               return sessions_deleted.contains(o.session.client_id);
+                             },
+                             [&](const P::SessionDelete& o) {
+                               sessions_deleted.insert(o.client_id);
+                               return false;
+                             },
+                             [&](const P::QueuePush& o) {
+                               return sessions_deleted.contains(o.client_id) ||
+                                      queue_popped.contains(RowKey{o.client_id, o.seq});
+                             },
+                             [&](const P::QueuePop& o) {
+                               queue_popped.insert(RowKey{o.client_id, o.seq});
+                               return false;
+                             },
+                             [&](const P::InflightSet& o) {
+                               return sessions_deleted.contains(o.client_id) ||
+                                      inflight_cleared.contains(RowKey{o.client_id, o.entry.id});
+                             },
+                             [&](const P::InflightClear& o) {
+                               inflight_cleared.insert(RowKey{o.client_id, o.id});
+                               return false;
+                             },
+                             [&](const P::Qos2Add& o) {
+                               return sessions_deleted.contains(o.client_id) ||
+                                      qos2_removed.contains(RowKey{o.client_id, o.id});
+                             },
+                             [&](const P::Qos2Remove& o) {
+                               qos2_removed.insert(RowKey{o.client_id, o.id});
+                               return false;
+                             },
+                             [&](const P::Durable&) { return false; },
+                         },
+                         batch[i]);
+  }
+  return skip;
+}
+
 std::int64_t to_ms(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -192,12 +272,16 @@ TimePoint SqlitePersistence::now() const {
 // ---- loop-thread side ---------------------------------------------------------------------
 
 void SqlitePersistence::submit(Op op) {
+  bool was_empty = false;
   {
     std::lock_guard lk(mutex_);
+    was_empty = pending_.empty();
     pending_.push_back(std::move(op));
     ++submitted_;
   }
-  work_cv_.notify_one();
+  // A non-empty pending_ has already woken the writer (or the writer is busy and looks again
+  // before it waits): one wake-up per batch, not per operation.
+  if (was_empty) work_cv_.notify_one();
 }
 
 void SqlitePersistence::retained_set(const MessageRef& message) {
@@ -277,6 +361,10 @@ std::uint64_t SqlitePersistence::operations() const {
   std::lock_guard lk(mutex_);
   return operations_;
 }
+std::uint64_t SqlitePersistence::coalesced() const {
+  std::lock_guard lk(mutex_);
+  return coalesced_;
+}
 std::uint64_t SqlitePersistence::failed_batches() const {
   std::lock_guard lk(mutex_);
   return failed_batches_;
@@ -317,7 +405,8 @@ void SqlitePersistence::writer_main() {
       finished_ += batch.size();
       if (st) {
         if (data_ops != 0) ++transactions_;
-        operations_ += data_ops;
+        operations_ += data_ops - coalesced_in_batch_;
+        coalesced_ += coalesced_in_batch_;
         for (auto& cb : callbacks) completed_.push_back(std::move(cb));
       } else {
         ++failed_batches_;
@@ -334,34 +423,31 @@ void SqlitePersistence::writer_main() {
 }
 
 Status SqlitePersistence::commit(std::vector<Op>& batch) {
+  coalesced_in_batch_ = 0;
   const bool any = std::any_of(batch.begin(), batch.end(),
                                [](const Op& op) { return !std::holds_alternative<Durable>(op); });
   if (!any) return protocol::ok();
+  const std::vector<bool> skip = redundant_writes(batch);
   std::lock_guard lk(db_mutex_);
   if (auto st = db_->exec("BEGIN IMMEDIATE"); !st) return st;
-  for (const Op& op : batch) {
-    if (auto st = apply(op); !st) {
+  std::uint64_t skipped = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (skip[i]) {
+      ++skipped;
+      continue;
+    }
+    if (auto st = apply(batch[i]); !st) {
       (void)db_->exec("ROLLBACK");
       return st;
     }
   }
+  coalesced_in_batch_ = skipped;
   if (auto st = db_->exec("COMMIT"); !st) {
     (void)db_->exec("ROLLBACK");
     return st;
   }
   return protocol::ok();
 }
-
-namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
-}  // namespace
 
 Status SqlitePersistence::apply(const Op& op) {
   Db& db = *db_;

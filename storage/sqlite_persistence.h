@@ -90,9 +90,11 @@ class SqlitePersistence final : public broker::core::Persistence {
   const std::string& recovered_from() const noexcept { return recovered_from_; }
   const std::string& path() const noexcept { return path_; }
 
-  // Counters (any thread): committed transactions and operations, failed batches.
+  // Counters (any thread): committed transactions and operations, operations a later one
+  // in the same batch made redundant (not written), failed batches.
   std::uint64_t transactions() const;
   std::uint64_t operations() const;
+  std::uint64_t coalesced() const;
   std::uint64_t failed_batches() const;
   // Blocks the calling thread until every operation submitted before the call is committed
   // (or failed). For tests, benchmarks and shutdown; the loop uses when_durable().
@@ -171,6 +173,8 @@ class SqlitePersistence final : public broker::core::Persistence {
   std::uint64_t transactions_ = 0;
   std::uint64_t operations_ = 0;
   std::uint64_t failed_batches_ = 0;
+  std::uint64_t coalesced_ = 0;
+  std::uint64_t coalesced_in_batch_ = 0;  // writer thread only
   bool hold_ = false;
   bool stop_ = false;
 

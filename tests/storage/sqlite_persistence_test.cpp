@@ -555,3 +555,70 @@ TEST_CASE("set_wake_loop swaps the wake-up: installed late, removed before the l
   p->flush();
   CHECK(waker.wakes() == wakes);
 }
+
+TEST_CASE("writes undone later in the same batch are not written; the outcome is unchanged") {
+  TempDir dir;
+  const std::string path = dir.file("wisp.db");
+  auto p = open_store(path);
+  auto m1 = make_message("t/1", "1", QoS::at_least_once, false);
+  auto m2 = make_message("t/2", "2", QoS::at_least_once, false);
+  auto m3 = make_message("t/3", "3", QoS::at_least_once, false);
+  auto m4 = make_message("t/4", "4", QoS::at_least_once, false);
+  StoredSession c;
+  c.client_id = "c";
+  StoredSession d;
+  d.client_id = "d";
+  // Rows from an earlier batch, which the coalesced batch must still remove.
+  p->session_upsert(c);
+  p->inflight_set("c", outbound(m1, QoS::exactly_once, 1));
+  p->queue_push("c", 1, outbound(m1, QoS::at_least_once));
+  p->incoming_qos2_add("c", 1);
+  p->retained_set(make_message("x", "old"));
+  p->flush();
+  const auto coalesced_before = p->coalesced();
+
+  p->hold_writer(true);
+  StoredOutbound rec;
+  rec.id = 1;
+  rec.qos = QoS::exactly_once;
+  rec.state = InflightState::pubrec_received;
+  p->inflight_set("c", rec);                                  // skipped: cleared below
+  p->inflight_clear("c", 1);                                  // removes the earlier row
+  p->inflight_set("c", outbound(m2, QoS::at_least_once, 2));  // skipped
+  p->inflight_clear("c", 2);
+  p->inflight_set("c", outbound(m3, QoS::at_least_once, 3));  // skipped: id 3 is reused
+  p->inflight_clear("c", 3);
+  p->inflight_set("c", outbound(m4, QoS::at_least_once, 3));  // stays
+  p->queue_push("c", 2, outbound(m2, QoS::at_least_once));    // skipped
+  p->queue_pop("c", 2);
+  p->queue_pop("c", 1);
+  p->incoming_qos2_add("c", 2);  // skipped
+  p->incoming_qos2_remove("c", 2);
+  p->incoming_qos2_remove("c", 1);
+  p->incoming_qos2_add("c", 1);             // added again after its removal: stays
+  p->retained_set(make_message("x", "a"));  // skipped: x is set again
+  p->retained_set(make_message("x", "b"));
+  p->retained_set(make_message("y", "y1"));  // skipped: y is deleted
+  p->retained_delete("y");
+  p->session_upsert(d);                                       // skipped
+  p->queue_push("d", 1, outbound(m1, QoS::at_least_once));    // skipped
+  p->inflight_set("d", outbound(m1, QoS::at_least_once, 5));  // skipped
+  p->incoming_qos2_add("d", 5);                               // skipped
+  p->session_delete("d");
+  p->hold_writer(false);
+  p->flush();
+  CHECK(p->coalesced() - coalesced_before == 11);
+  CHECK(p->failed_batches() == 0);
+
+  LoadedState st = p->load();
+  REQUIRE(st.sessions.size() == 1);
+  const StoredSession& got = st.sessions[0];
+  CHECK(got.client_id == "c");
+  REQUIRE(got.outbound.size() == 1);
+  CHECK(got.outbound[0].id == 3);
+  check_same_message(*got.outbound[0].message, *m4);
+  CHECK(got.incoming_qos2 == std::vector<protocol::PacketId>{1});
+  REQUIRE(st.retained.size() == 1);
+  CHECK(st.retained[0]->topic == "x");
+  CHECK(payload_of(st.retained[0]) == "b");
+}
