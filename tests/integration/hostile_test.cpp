@@ -136,3 +136,24 @@ TEST_CASE("hostile: 1,000 clients connecting and dropping abruptly") {
   REQUIRE(msg);
   CHECK(publish_payload(*msg) == bytes_of("after"));
 }
+
+TEST_CASE("hostile: max_connections on a listener refuses the excess with a log line") {
+  BrokerOptions o;
+  o.tcp = "max_connections 2\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto one = good_subscriber(b.tcp_port, "first", "limit/t");
+  auto two = good_subscriber(b.tcp_port, "second", "limit/t");
+  auto third = TcpClient::connect(b.tcp_port);
+  REQUIRE(third);
+  third->send_all(mqtt_connect("third"));
+  CHECK(third->wait_closed());
+  CHECK(b.wait_log("max_connections reached"));
+  // The WebSocket listener has no limit and still serves.
+  auto ws = WsClient::connect(b.ws_port, {});
+  REQUIRE(ws.ok());
+  REQUIRE(ws.send_binary(mqtt_connect("ws-ok")));
+  auto ack = read_packet(ws);
+  REQUIRE(ack);
+  CHECK(ack->type() == 2);
+}

@@ -49,6 +49,7 @@ class EchoEndpoint final : public bt::Endpoint {
   }
   std::size_t fill_output(std::span<std::uint8_t> out) override {
     const std::size_t n = std::min(out.size(), q_.size() - off_);
+    if (n == 0) return 0;
     std::memcpy(out.data(), q_.data() + off_, n);
     off_ += n;
     if (off_ == q_.size()) {
@@ -498,4 +499,12 @@ TEST_CASE("transport: server WebSocket pings keep idle links alive") {
   Bytes got2;
   CHECK(ws.read_binary(1, got2));
   CHECK(got2 == bytes_of("y"));
+}
+
+TEST_CASE("transport: a 6 KB Cookie header does not break the upgrade") {
+  EchoServer s({ws_listener()});
+  WsClient::Options o;
+  o.extra_headers = "Cookie: session=" + std::string(6000, 'c') + "\r\n";
+  auto ws = WsClient::connect(s.ports[0], o);
+  CHECK(ws.status == 101);
 }

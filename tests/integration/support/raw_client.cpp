@@ -218,6 +218,7 @@ WsClient WsClient::connect(std::uint16_t port, const Options& opts, Millis timeo
                     "Sec-WebSocket-Version: 13\r\n";
   if (opts.protocols) req += "Sec-WebSocket-Protocol: " + *opts.protocols + "\r\n";
   if (opts.origin) req += "Origin: " + *opts.origin + "\r\n";
+  req += opts.extra_headers;
   req += "\r\n";
   if (!c->send_all(req)) return ws;
   Bytes buf;

@@ -84,6 +84,7 @@ class WsClient {
     std::string path = "/mqtt";
     std::optional<std::string> protocols = std::string("mqtt");  // nullopt: no header
     std::optional<std::string> origin;
+    std::string extra_headers;  // raw "Name: value\r\n" lines
   };
   // Performs the upgrade. On a non-101 answer, `status` holds the HTTP status and the
   // client is not usable.
