@@ -516,25 +516,36 @@ void Connection::Impl::on_publish(protocol::Publish& p) {
   }
 
   ReasonCode deny = ReasonCode::success;
+  std::string_view why;
   if (topic.front() == '$') {
     deny = ReasonCode::not_authorized;  // $-topics ($SYS ...) are the broker's [MQTT-4.7.2]
+    why = "topics starting with $ are reserved";
   } else if (cfg.message_size_limit != 0 && p.payload.size() > cfg.message_size_limit) {
     deny = ReasonCode::implementation_specific_error;
+    why = "payload larger than message_size_limit";
   } else if (broker_.authorizer_ != nullptr) {
     std::string full = mount_;
     full += topic;
-    if (!broker_.authorized(s, full, Access::write)) deny = ReasonCode::not_authorized;
+    if (!broker_.authorized(s, full, Access::write)) {
+      deny = ReasonCode::not_authorized;
+      why = "publish not authorized";
+    }
   }
   if (deny != ReasonCode::success) {
     ++broker_.stats_.publish_dropped;
+    // v5 answers with the reason (and a reason string unless the client asked for none
+    // [MQTT-3.1.2-29]); 3.1.1 has no failure code: the flow completes normally.
+    protocol::Properties props;
+    if (v5 && problem_info_) props.reason_string = why;
     if (p.qos == QoS::at_least_once) {
-      send(protocol::PubAck{p.id, v5 ? deny : ReasonCode::success, {}});
+      send(protocol::PubAck{p.id, v5 ? deny : ReasonCode::success,
+                            v5 ? props : protocol::Properties{}});
     } else if (p.qos == QoS::exactly_once) {
-      if (!v5) {  // 3.1.1 has no failure code: complete the flow normally
+      if (!v5) {
         s.incoming_qos2.insert(p.id);
         send(protocol::PubRec{p.id, ReasonCode::success, {}});
       } else {
-        send(protocol::PubRec{p.id, deny, {}});
+        send(protocol::PubRec{p.id, deny, props});
       }
     }
     return;

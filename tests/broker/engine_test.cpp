@@ -796,7 +796,12 @@ TEST_CASE("subscribe: $-topics not matched by leading wildcards, not publishable
     auto p = f.client(v, "p");
     p->publish("$SYS/x", "m", QoS::at_least_once);
     auto ack = p->expect<protocol::PubAck>();
-    if (v == ProtocolVersion::v5) CHECK(ack.reason == ReasonCode::not_authorized);
+    if (v == ProtocolVersion::v5) {
+      CHECK(ack.reason == ReasonCode::not_authorized);
+      CHECK(ack.properties.reason_string.has_value());
+    } else {
+      CHECK(p->last_raw() == Bytes{0x40, 0x02, 0x00, 0x01});
+    }
     CHECK(s->nothing_more());
   }
 }
