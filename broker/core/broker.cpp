@@ -494,6 +494,8 @@ void Broker::Impl::load_persistence() {
       s.will_due = since + std::chrono::seconds(s.will_delay_s);
     }
     for (StoredOutbound& so : st.outbound) {
+      // Only a QoS 2 flow past PUBREC may come without its message.
+      if (!so.message && !(so.id != 0 && so.state == InflightState::pubrec_received)) continue;
       Outbound ob;
       ob.msg = so.message;
       ob.qos = so.qos;
