@@ -152,7 +152,8 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   opts.output_low_water_bytes = cfg.broker.output_low_water_bytes;
   opts.output_hard_limit_bytes = cfg.broker.output_hard_limit_bytes;
   opts.connect_timeout = cfg.broker.connect_timeout;
-  opts.tcp_nodelay = cfg.set_tcp_nodelay;
+  // set_tcp_nodelay is accepted for Mosquitto compatibility; Wisp always disables Nagle
+  // (see ServerOptions::tcp_nodelay).
   opts.event_lib = event_lib;
   opts.make_endpoint = core_endpoint_factory(broker);
   opts.on_tick = [&broker] { broker.tick(); };
