@@ -4,7 +4,8 @@
 A subscriber and a publisher, each over tcp or websockets, MQTT 3.1.1 or 5.0: the subscriber
 subscribes (waits for SUBACK), the publisher sends --count messages, the subscriber must receive
 all of them intact and in order. Prints "OK <count>" and exits 0, else explains and exits 1.
-Endpoints: "tcp:PORT" or "ws:PORT:/path".
+Endpoints: "tcp:PORT", "ws:PORT:/path", and over TLS (needs --cafile) "tls:PORT",
+"wss:PORT:/path".
 """
 import argparse
 import sys
@@ -12,14 +13,18 @@ import threading
 
 import paho.mqtt.client as mqtt
 
+HOST = "localhost"  # the development certificate names localhost, 127.0.0.1 and ::1
 
-def make_client(endpoint, version, name):
+
+def make_client(endpoint, version, name, cafile):
     kind, port, *rest = endpoint.split(":")
     proto = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
-    transport = "websockets" if kind == "ws" else "tcp"
+    transport = "websockets" if kind in ("ws", "wss") else "tcp"
     c = mqtt.Client(client_id=name, protocol=proto, transport=transport)
-    if kind == "ws":
+    if kind in ("ws", "wss"):
         c.ws_set_options(path=rest[0] if rest else "/mqtt")
+    if kind in ("tls", "wss"):
+        c.tls_set(ca_certs=cafile)
     return c, int(port)
 
 
@@ -33,9 +38,9 @@ def connect(c, port, version):
 
     c.on_connect = on_connect
     if version == 5:
-        c.connect("127.0.0.1", port, keepalive=30, clean_start=True)
+        c.connect(HOST, port, keepalive=30, clean_start=True)
     else:
-        c.connect("127.0.0.1", port, keepalive=30)
+        c.connect(HOST, port, keepalive=30)
     c.loop_start()
     if not done.wait(10) or result.get("rc") != 0:
         raise SystemExit(f"connect failed: {result}")
@@ -50,13 +55,14 @@ def main():
     ap.add_argument("--count", type=int, default=10)
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--topic", default="paho/test")
+    ap.add_argument("--cafile", default=None)
     a = ap.parse_args()
 
     got = []
     all_in = threading.Event()
     subscribed = threading.Event()
-    sub, sport = make_client(a.sub, a.version, "paho-sub")
-    pub, pport = make_client(a.pub, a.version, "paho-pub")
+    sub, sport = make_client(a.sub, a.version, "paho-sub", a.cafile)
+    pub, pport = make_client(a.pub, a.version, "paho-pub", a.cafile)
 
     def on_message(client, userdata, msg):
         got.append(msg.payload)
