@@ -47,7 +47,18 @@ TEST_CASE("cli: -p sets the MQTT/TCP port of the defaults") {
   // The built-in defaults also listen on 127.0.0.1:8080; skip if something else holds it.
   if (!TcpClient::connect(8080, 500ms)) {
     const std::uint16_t port = free_port();
-    Process p({wisp_binary(), "-p", std::to_string(port)});
+    // The defaults keep data in ./wisp-data: run in a temp dir.
+    const auto cwd = std::filesystem::temp_directory_path() /
+                     ("wisp-cli-p-" + std::to_string(getpid()) + "-" + std::to_string(port));
+    std::filesystem::create_directories(cwd);
+    struct Cleanup {
+      std::filesystem::path dir;
+      ~Cleanup() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } cleanup{cwd};
+    Process p({wisp_binary(), "-p", std::to_string(port)}, {}, cwd.string());
     auto ready = p.wait_line(
         [](const std::string& l) {
           return l.find("wisp ready") != std::string::npos ||

@@ -38,7 +38,7 @@ std::vector<std::string> make_env(const std::map<std::string, std::string>& extr
 
 // Spawns with stdin/stdout/stderr pipes; returns pid or -1.
 pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-            int& in_w, int& out_r, int& err_r) {
+            int& in_w, int& out_r, int& err_r, const std::string& cwd = {}) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return -1;
   posix_spawn_file_actions_t fa;
@@ -46,6 +46,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -133,9 +134,9 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 }
 
 Process::Process(const std::vector<std::string>& argv,
-                 const std::map<std::string, std::string>& env) {
+                 const std::map<std::string, std::string>& env, const std::string& cwd) {
   int in_w = -1, out_r = -1, err_r = -1;
-  pid_ = spawn(argv, env, in_w, out_r, err_r);
+  pid_ = spawn(argv, env, in_w, out_r, err_r, cwd);
   if (pid_ < 0) return;
   close(in_w);
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));

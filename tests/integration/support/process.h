@@ -33,8 +33,9 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // A background process whose stdout and stderr lines are collected by a reader thread.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
-  ~Process();  // SIGKILL + reap if still running
+  Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+          const std::string& cwd = {});  // cwd empty: inherit
+  ~Process();                            // SIGKILL + reap if still running
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
