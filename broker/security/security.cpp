@@ -305,6 +305,16 @@ EnhancedAuthStep Security::start_enhanced_auth(const core::AuthRequest& req,
     out.decision = fail(req, ReasonCode::not_authorized, user.error().message, true);
     return out;
   }
+  // Re-authentication (AUTH 0x19) carries the connection's username: proving another user's
+  // password must not switch the identity of a session set up (subscriptions, ACL) for this
+  // one. A CONNECT naming a User Name besides the SCRAM user is refused the same way.
+  if (req.username && *req.username != *user) {
+    out.decision = fail(req, ReasonCode::not_authorized,
+                        "SCRAM user '" + *user + "' is not the connection's user '" +
+                            std::string(*req.username) + "'",
+                        false);
+    return out;
+  }
   const tls::ScramUsers& users =
       hash == tls::ScramHash::sha512 ? state->scram512 : *state->scram256;
   const auto it = users.find(*user);
@@ -330,6 +340,13 @@ EnhancedAuthStep Security::start_enhanced_auth(const core::AuthRequest& req,
 
 EnhancedAuthStep Security::continue_enhanced_auth(ScramExchange& x, protocol::ByteSpan data) {
   EnhancedAuthStep out;
+  // Checked again here: parallel exchanges started before the address was blocked would
+  // otherwise each get one more password guess.
+  if (limiter_.blocked(x.address_)) {
+    out.decision = fail_at(x.address_, x.client_id_, ReasonCode::connection_rate_exceeded,
+                           "too many failed logins", false);
+    return out;
+  }
   auto server_final = x.server_.client_final(as_text(data));
   if (!server_final) {
     out.decision =
@@ -341,6 +358,25 @@ EnhancedAuthStep Security::continue_enhanced_auth(ScramExchange& x, protocol::By
   out.decision.username = x.server_.username();
   out.auth_data.assign(server_final->begin(), server_final->end());
   return out;
+}
+
+core::AuthStep Security::start_auth(const core::AuthRequest& req,
+                                    std::unique_ptr<core::AuthExchange>& exchange) {
+  std::unique_ptr<ScramExchange> x;
+  core::AuthStep step = start_enhanced_auth(req, x);
+  exchange = std::move(x);
+  return step;
+}
+
+core::AuthStep Security::continue_auth(core::AuthExchange& exchange, protocol::ByteSpan data) {
+  auto* x = dynamic_cast<ScramExchange*>(&exchange);
+  if (x == nullptr) {  // not one of ours: an engine bug, answered rather than crashed on
+    core::AuthStep out;
+    out.decision.reason = ReasonCode::unspecified_error;
+    out.decision.log_detail = "enhanced authentication state from another authenticator";
+    return out;
+  }
+  return continue_enhanced_auth(*x, data);
 }
 
 protocol::Result<std::string, protocol::Error> Security::issue_ticket(

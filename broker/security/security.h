@@ -1,7 +1,9 @@
 // Security: the broker's Authenticator and Authorizer, built from the config's files.
 //   authentication  password_file (Mosquitto format), tickets (JWT, as the MQTT password or
 //                   AuthRequest::ticket), TLS client identity, per-listener allow_anonymous,
-//                   failed logins rate-limited per address
+//                   failed logins rate-limited per address; MQTT 5 enhanced auth (AUTH
+//                   packets) with SCRAM-SHA-512 ($7$ password_file entries) and
+//                   SCRAM-SHA-256 (scram_file)
 //   authorization   acl_file (Mosquitto semantics, see acl_file.h) or, for a ticket carrying
 //                   "publish"/"subscribe" lists, those lists; writes to "$SYS/..." refused
 // reload() re-reads every file; on any error it keeps the previous state and returns why.
@@ -63,17 +65,15 @@ class TicketGrants final : public core::Grants {
   std::optional<std::vector<std::string>> subscribe_;  // absent = may subscribe nowhere
 };
 
-// One step of MQTT 5 enhanced authentication [MQTT-4.12]. decision.reason is
+// One step of MQTT 5 enhanced authentication [MQTT-4.12]: the engine's AuthStep.
 //   continue_authentication  send AUTH (0x18) with auth_data, wait for the client's AUTH
 //   success                  send CONNACK (or AUTH 0x00 on re-authentication) with auth_data
 //   an error                 send CONNACK / DISCONNECT with that reason; the exchange is over
-struct EnhancedAuthStep {
-  core::AuthDecision decision;
-  std::vector<std::uint8_t> auth_data;
-};
+using EnhancedAuthStep = core::AuthStep;
 
-// The state of one SCRAM exchange (per connection); created by start_enhanced_auth().
-class ScramExchange {
+// The state of one SCRAM exchange (per connection); created by start_auth() /
+// start_enhanced_auth(), held by the engine between AUTH packets.
+class ScramExchange final : public core::AuthExchange {
  public:
   ScramExchange(tls::ScramHash hash, std::string address, std::string client_id)
       : server_(hash), address_(std::move(address)), client_id_(std::move(client_id)) {}
@@ -97,11 +97,22 @@ class Security final : public core::Authenticator, public core::Authorizer {
   bool allowed(const core::ClientIdentity& who, std::string_view topic,
                core::Access access) override;
 
+  // MQTT 5 enhanced authentication, called by the engine (core::Connection):
   // "SCRAM-SHA-512" with a password_file, "SCRAM-SHA-256" with a scram_file.
   bool supports_method(std::string_view method) const override;
-  // CONNECT (or AUTH 0x19) with Authentication Method `req.auth_method` and the client-first
-  // message in `req.auth_data`. On continue_authentication, `exchange` holds the state to pass
-  // to continue_enhanced_auth() with the next AUTH packet's data.
+  // CONNECT (or AUTH 0x19 re-authentication) with Authentication Method `req.auth_method` and
+  // the client-first message in `req.auth_data`; answers server-first (continue, 0x18). On
+  // re-authentication (or a CONNECT carrying a User Name) the SCRAM user must be
+  // `req.username`, else 0x87: a connection cannot change identity that way.
+  // Failures: unknown method 0x8C, address blocked by the rate limiter 0x9F, malformed
+  // client-first 0x87.
+  core::AuthStep start_auth(const core::AuthRequest& req,
+                            std::unique_ptr<core::AuthExchange>& exchange) override;
+  // The client-final message of the AUTH 0x18: success (0x00) with server-final, or 0x86 for a
+  // wrong proof (counted by the rate limiter), or 0x9F if the address got blocked meanwhile.
+  core::AuthStep continue_auth(core::AuthExchange& exchange, protocol::ByteSpan data) override;
+
+  // The same, typed (start_auth/continue_auth forward here).
   EnhancedAuthStep start_enhanced_auth(const core::AuthRequest& req,
                                        std::unique_ptr<ScramExchange>& exchange);
   EnhancedAuthStep continue_enhanced_auth(ScramExchange& exchange, protocol::ByteSpan data);
