@@ -2,6 +2,7 @@
 // retained_set + when_durable per QoS 1 publish, acks released by drain_completions) with
 // synchronous off / normal / full, and how long startup takes on a large database.
 //   storage_bench [--dir DIR] [--messages N] [--window W] [--load N] [--payload BYTES]
+//   storage_bench --make-db FILE --load N     (a database with N retained messages)
 // Not a ctest; the figures go in README.
 #include <chrono>
 #include <condition_variable>
@@ -133,6 +134,43 @@ void live_subscriber(const std::string& path, storage::Sync sync, std::size_t n,
       static_cast<unsigned long long>(p.operations() + p.coalesced()));
 }
 
+// An offline persistent subscriber: each QoS 1 publish is queued for it and made durable
+// before the publisher's PUBACK.
+void offline_queue(const std::string& path, storage::Sync sync, std::size_t n, std::size_t window,
+                   std::size_t payload) {
+  Waker waker;
+  storage::PersistenceOptions o;
+  o.path = path;
+  o.sync = sync;
+  o.wake_loop = waker.function();
+  auto opened = storage::SqlitePersistence::open(o);
+  if (!opened) std::exit(1);
+  auto& p = *opened.value();
+  broker::core::StoredSession s;
+  s.client_id = "offline-subscriber";
+  p.session_upsert(s);
+  p.flush();
+  std::size_t acked = 0;
+  std::size_t sent = 0;
+  std::uint64_t seen = 0;
+  const auto start = Clock::now();
+  while (acked < n) {
+    while (sent < n && sent - acked < window) {
+      broker::core::StoredOutbound e;
+      e.message = message(sent, payload);
+      e.qos = protocol::QoS::at_least_once;
+      p.queue_push("offline-subscriber", sent + 1, e);
+      p.when_durable([&acked] { ++acked; });
+      ++sent;
+    }
+    seen = waker.wait_after(seen);
+    p.drain_completions();
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("offline queue   %-7s window %5zu: %8zu msgs in %7.3f s = %9.0f msgs/s\n", name(sync),
+              window, n, secs, static_cast<double>(n) / secs);
+}
+
 void startup(const std::string& path, std::size_t n, std::size_t payload) {
   std::filesystem::remove(path);
   {
@@ -176,6 +214,7 @@ int main(int argc, char** argv) {
   std::size_t window = 1000;
   std::size_t load = 1'000'000;
   std::size_t payload = 100;
+  std::string make_db;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const char* v = argv[i + 1];
@@ -187,12 +226,28 @@ int main(int argc, char** argv) {
       window = std::strtoull(v, nullptr, 10);
     } else if (a == "--load") {
       load = std::strtoull(v, nullptr, 10);
+    } else if (a == "--make-db") {
+      make_db = v;
     } else if (a == "--payload") {
       payload = std::strtoull(v, nullptr, 10);
     } else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
+  }
+  if (!make_db.empty()) {  // a database with `--load` retained messages, for broker tests
+    storage::PersistenceOptions o;
+    o.path = make_db;
+    o.sync = storage::Sync::off;
+    auto p = storage::SqlitePersistence::open(o);
+    if (!p) {
+      std::fprintf(stderr, "%s\n", p.error().message.c_str());
+      return 1;
+    }
+    for (std::size_t i = 0; i < load; ++i) p.value()->retained_set(message(i, payload));
+    p.value()->flush();
+    std::printf("%s: %zu retained messages\n", make_db.c_str(), load);
+    return 0;
   }
   std::filesystem::create_directories(dir);
   std::printf("retained_set + when_durable, %zu-byte payloads\n", payload);
@@ -208,6 +263,9 @@ int main(int argc, char** argv) {
     const std::string path = dir + "/live-" + name(sync) + ".db";
     std::filesystem::remove(path);
     live_subscriber(path, sync, n, window, payload);
+    const std::string qpath = dir + "/queue-" + name(sync) + ".db";
+    std::filesystem::remove(qpath);
+    offline_queue(qpath, sync, n, window, payload);
   }
   if (load > 0) startup(dir + "/load.db", load, payload);
   std::filesystem::remove_all(dir);
