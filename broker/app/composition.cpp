@@ -6,15 +6,19 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <csignal>
+#include <map>
 #include <thread>
 
+#include "broker/app/auth_router.h"
 #include "broker/app/core_endpoint.h"
 #include "broker/app/spdlog_logger.h"
 #include "broker/core/broker.h"
 #include "broker/core/clock.h"
 #include "broker/security/security.h"
 #include "storage/sqlite_persistence.h"
+#include "tls/cert_check.h"
 
 namespace broker::app {
 
@@ -52,6 +56,7 @@ std::vector<transport::ListenerSpec> listener_specs(Config& cfg) {
     s.allowed_origins = l.allowed_origins;
     s.ws_ping_interval_s = l.ws_ping_interval_s;
     s.http_dir = l.http_dir;
+    if (cfg.tickets) s.ticket_cookie = cfg.tickets->cookie_name;
     if (l.tls) {
       transport::TlsSpec t;
       t.certfile = l.tls->certfile;
@@ -59,6 +64,10 @@ std::vector<transport::ListenerSpec> listener_specs(Config& cfg) {
       t.cafile = l.tls->cafile;
       t.ciphers = l.tls->ciphers;
       t.require_certificate = l.tls->require_certificate;
+      t.min_tls13 = l.tls->tls_version == "tlsv1.3";
+      t.identity = l.tls->use_subject_as_username    ? transport::CertIdentity::subject
+                   : l.tls->use_identity_as_username ? transport::CertIdentity::common_name
+                                                     : transport::CertIdentity::none;
       s.tls = std::move(t);
     }
     const char* kind = s.kind == transport::ListenerKind::mqtt ? (l.tls ? "mqtts" : "mqtt")
@@ -95,21 +104,109 @@ protocol::Result<std::unique_ptr<storage::SqlitePersistence>, protocol::Error> o
   return std::move(p.value());
 }
 
-// Password file / ACL file when configured; nullptr = listener allow_anonymous decides.
-protocol::Result<std::unique_ptr<security::Security>, protocol::Error> open_security(
-    const Config& cfg, const core::Clock& clock) {
-  if (cfg.password_file.empty() && cfg.acl_file.empty()) {
-    return std::unique_ptr<security::Security>();
-  }
-  if (cfg.per_listener_settings) {
-    spdlog::warn(
-        "per_listener_settings: per-listener password/ACL files are not applied yet; "
-        "the global password_file/acl_file are used");
-  }
+security::SecurityConfig security_config(const Config& cfg, std::string password_file,
+                                         std::string acl_file) {
   security::SecurityConfig sc;
-  sc.password_file = cfg.password_file;
-  sc.acl_file = cfg.acl_file;
-  return security::Security::create(std::move(sc), clock);
+  sc.password_file = std::move(password_file);
+  sc.acl_file = std::move(acl_file);
+  sc.scram_file = cfg.scram_file;
+  sc.subscribe_check = cfg.acl_subscribe_strict ? security::SubscribeCheck::strict
+                                                : security::SubscribeCheck::mosquitto;
+  if (cfg.tickets) {
+    const TicketSettings& t = *cfg.tickets;
+    security::TicketConfig tc;
+    tc.algorithm = t.algorithm;
+    tc.secret_file = t.secret_file;
+    tc.public_key_file = t.public_key_file;
+    tc.username_claim = t.username_claim;
+    tc.clock_skew = std::chrono::seconds{t.clock_skew_s};
+    tc.audience = t.audience;
+    tc.issue_lifetime = std::chrono::seconds{t.lifetime_s};
+    sc.tickets = std::move(tc);
+  }
+  return sc;
+}
+
+// The security hooks: one Security for every client (global settings) or, with
+// per_listener_settings, one per listener behind an AuthRouter. None when nothing is
+// configured (the listener's allow_anonymous decides, every topic allowed).
+struct SecurityStack {
+  std::unique_ptr<security::Security> global;
+  std::unique_ptr<AuthRouter> router;
+  std::map<const core::ListenerPolicy*, security::Security*> per_listener;
+
+  bool enabled() const { return global || router; }
+  core::Authenticator* authenticator() const {
+    return global ? static_cast<core::Authenticator*>(global.get()) : router.get();
+  }
+  core::Authorizer* authorizer() const {
+    return global ? static_cast<core::Authorizer*>(global.get()) : router.get();
+  }
+  security::Security* for_listener(const core::ListenerPolicy* l) const {
+    if (global) return global.get();
+    auto it = per_listener.find(l);
+    return it == per_listener.end() ? nullptr : it->second;
+  }
+  protocol::Status reload() const {
+    if (global) return global->reload();
+    if (router) return router->reload();
+    return protocol::ok();
+  }
+};
+
+protocol::Result<SecurityStack, protocol::Error> open_security(const Config& cfg,
+                                                               const core::Clock& clock) {
+  SecurityStack stack;
+  const bool shared_keys = cfg.tickets || !cfg.scram_file.empty();
+  if (!cfg.per_listener_settings) {
+    if (cfg.password_file.empty() && cfg.acl_file.empty() && !shared_keys) return stack;
+    auto sec =
+        security::Security::create(security_config(cfg, cfg.password_file, cfg.acl_file), clock);
+    if (!sec) return protocol::unexpected(sec.error());
+    stack.global = std::move(sec.value());
+    return stack;
+  }
+  bool any = shared_keys;
+  for (const auto& l : cfg.listeners) any = any || !l.password_file.empty() || !l.acl_file.empty();
+  if (!any) return stack;
+  stack.router = std::make_unique<AuthRouter>();
+  for (const auto& l : cfg.listeners) {
+    auto sec = security::Security::create(security_config(cfg, l.password_file, l.acl_file), clock);
+    if (!sec) return protocol::fail(l.policy.name + ": " + sec.error().message);
+    stack.per_listener[&l.policy] = sec.value().get();
+    stack.router->add(&l.policy, std::move(sec.value()));
+  }
+  return stack;
+}
+
+// Every TLS listener's certificate and key, checked with mbedTLS before anything listens.
+protocol::Status check_tls_files(const Config& cfg) {
+  for (const auto& l : cfg.listeners) {
+    if (!l.tls) continue;
+    tls::CertCheckRequest req;
+    req.certfile = l.tls->certfile;
+    req.keyfile = l.tls->keyfile;
+    req.crlfile = l.tls->crlfile;
+    auto info = tls::check_certificate(req);
+    if (!info) {
+      return protocol::fail("listener " + l.policy.name + " (" + l.file +
+                            "): " + info.error().message);
+    }
+    spdlog::info("{}: certificate '{}' ({}), issued by '{}'", l.policy.name, l.tls->certfile,
+                 info.value().subject, info.value().issuer);
+  }
+  return protocol::ok();
+}
+
+void warn_anonymous(const Config& cfg) {
+  for (const auto& l : cfg.listeners) {
+    if (l.policy.allow_anonymous && !l.policy.loopback_only) {
+      spdlog::warn(
+          "{}: anonymous access (allow_anonymous true) on a listener reachable from other "
+          "hosts ({}:{})",
+          l.policy.name, l.bind_address.empty() ? "*" : l.bind_address, l.port);
+    }
+  }
 }
 
 }  // namespace
@@ -120,9 +217,16 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   core::SystemClock clock;
+  auto specs = listener_specs(cfg);  // names the listeners (policy.name) for the messages below
+  if (auto st = check_tls_files(cfg); !st) {
+    spdlog::error("{}", st.error().message);
+    return 1;
+  }
+  warn_anonymous(cfg);
   // Declared before the Broker: both outlive it (the Broker holds plain pointers).
   auto store = open_storage(cfg);
   if (!store) {
@@ -138,14 +242,15 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   auto broker_ptr = std::make_unique<core::Broker>(cfg.broker, clock);
   core::Broker& broker = *broker_ptr;
   broker.set_logger(&logger);
-  if (*sec) {
-    broker.set_authenticator(sec->get());
-    broker.set_authorizer(sec->get());
+  SecurityStack& security = sec.value();
+  if (security.enabled()) {
+    broker.set_authenticator(security.authenticator());
+    broker.set_authorizer(security.authorizer());
   }
   if (*store) broker.set_persistence(store->get());  // loads retained messages and sessions
 
   transport::ServerOptions opts;
-  opts.listeners = listener_specs(cfg);
+  opts.listeners = std::move(specs);
   opts.max_connections = cfg.max_connections;
   opts.max_packet_bytes = cfg.broker.max_packet_bytes;
   opts.output_high_water_bytes = cfg.broker.output_high_water_bytes;
@@ -159,7 +264,18 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   opts.on_tick = [&broker] { broker.tick(); };
   opts.on_shutdown = [&broker] { broker.shutdown(); };
   storage::SqlitePersistence* persistence = store->get();
-  if (persistence) opts.on_wake = [persistence] { persistence->drain_completions(); };
+  std::atomic<bool> reload_requested{false};
+  opts.on_wake = [persistence, &reload_requested, &security] {
+    if (persistence) persistence->drain_completions();
+    if (reload_requested.exchange(false)) {
+      spdlog::info("SIGHUP: reloading password, ACL and ticket key files");
+      if (auto st = security.reload(); !st) {
+        spdlog::error("reload failed, keeping the previous settings: {}", st.error().message);
+      } else {
+        spdlog::info("reload done");
+      }
+    }
+  };
 
   auto server_ptr = std::make_unique<transport::Server>(std::move(opts));
   transport::Server& server = *server_ptr;
@@ -170,10 +286,18 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
 
   // The storage writer wakes the loop when commits complete (PUBACKs waiting on durability).
   if (persistence) persistence->set_wake_loop([&server] { server.wake(); });
-  std::thread signal_thread([&server, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    server.request_stop();
+  std::thread signal_thread([&server, &reload_requested, stop_signals] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&stop_signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        reload_requested.store(true);
+        server.wake();
+        continue;
+      }
+      server.request_stop();
+      return;
+    }
   });
   spdlog::info("wisp ready");
   server.run();

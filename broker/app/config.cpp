@@ -107,6 +107,15 @@ struct Parser {
   bool log_dest_replaced = false;
   std::string log_file_where;
   std::string output_where;  // last output_*_bytes line
+  std::string ticket_where;  // first ticket_* line
+
+  TicketSettings& tickets(const Line& l) {
+    if (!cfg.tickets) {
+      cfg.tickets.emplace();
+      ticket_where = l.where;
+    }
+    return *cfg.tickets;
+  }
 
   bool fail(const std::string& where, const std::string& message) {
     if (error.empty()) error = where + ": " + message;
@@ -704,6 +713,107 @@ const std::vector<KeySpec>& key_table() {
          if (st->auth_where.empty()) st->auth_where = l.where;
          return true;
        }},
+      {"ticket_algorithm", Scope::global, "`HS256` \\| `RS256` \\| `ES256`", "`HS256`",
+       "Signature algorithm of tickets (JWT). HS256 needs `ticket_secret_file`, RS256/ES256 "
+       "`ticket_public_key_file`. Any `ticket_*` key turns tickets on.",
+       [](Parser& p, const Line& l) {
+         if (auto it = p.global_seen.find(l.key); it != p.global_seen.end()) {
+           return p.fail(l.where, "duplicate 'ticket_algorithm' (first set at " + it->second + ")");
+         }
+         auto v = p.get_enum(l, {"HS256", "RS256", "ES256"});
+         if (!v) return false;
+         p.global_seen.emplace(l.key, l.where);
+         p.tickets(l).algorithm = *v;
+         return true;
+       },
+       true},
+      {"ticket_secret_file", Scope::global, "`PATH`", "none",
+       "File holding the HS256 ticket secret (trailing newline ignored; at least 32 bytes "
+       "recommended). Also enables `POST /api/v1/tickets` on WebSocket listeners.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_string(l, p.global_seen);
+         if (!v) return false;
+         p.tickets(l).secret_file = *v;
+         return true;
+       },
+       true},
+      {"ticket_public_key_file", Scope::global, "`PATH`", "none",
+       "PEM public key that verifies RS256/ES256 tickets (issued elsewhere).",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_string(l, p.global_seen);
+         if (!v) return false;
+         p.tickets(l).public_key_file = *v;
+         return true;
+       },
+       true},
+      {"ticket_username_claim", Scope::global, "`CLAIM`", "`sub`",
+       "Ticket claim used as the client's username.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_word(l, p.global_seen);
+         if (!v) return false;
+         p.tickets(l).username_claim = *v;
+         return true;
+       },
+       true},
+      {"ticket_clock_skew", Scope::global, "`SECONDS` (0-3600)", "`30`",
+       "Tolerance on a ticket's `exp`/`nbf`.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_int(l, 0, 3600);
+         if (!v) return false;
+         p.tickets(l).clock_skew_s = static_cast<std::uint32_t>(*v);
+         return true;
+       },
+       true},
+      {"ticket_audience", Scope::global, "`AUDIENCE`", "none (`aud` not checked)",
+       "Required `aud` claim of tickets; also put in issued tickets.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_word(l, p.global_seen);
+         if (!v) return false;
+         p.tickets(l).audience = *v;
+         return true;
+       },
+       true},
+      {"ticket_lifetime", Scope::global, "`SECONDS` (1-86400)", "`300`",
+       "Lifetime of tickets issued by `POST /api/v1/tickets`.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_int(l, 1, 86400);
+         if (!v) return false;
+         p.tickets(l).lifetime_s = static_cast<std::uint32_t>(*v);
+         return true;
+       },
+       true},
+      {"ticket_cookie", Scope::global, "`NAME`", "`wisp_ticket`",
+       "Cookie read (like `?ticket=`) on WebSocket upgrades.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_word(l, p.global_seen);
+         if (!v) return false;
+         if (v->find_first_of("=;, \t") != std::string::npos) {
+           return p.fail(l.where, "'ticket_cookie' is not a valid cookie name: " + quote(*v));
+         }
+         p.tickets(l).cookie_name = *v;
+         return true;
+       },
+       true},
+      {"scram_file", Scope::global, "`PATH`", "none (SCRAM-SHA-256 off)",
+       "SCRAM-SHA-256 verifiers (`wisp passwd --scram-sha-256`) for MQTT 5 enhanced "
+       "authentication. SCRAM-SHA-512 uses the `password_file`'s `$7$` entries.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_string(l, p.global_seen);
+         if (!v) return false;
+         p.cfg.scram_file = *v;
+         return true;
+       },
+       true},
+      {"acl_subscribe_check", Scope::global, "`mosquitto` \\| `strict`", "`mosquitto`",
+       "`mosquitto`: a subscription is allowed if some read rule could match (each message is "
+       "checked on delivery); `strict`: refused unless read rules cover the whole filter.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_enum(l, {"mosquitto", "strict"});
+         if (!v) return false;
+         p.cfg.acl_subscribe_strict = *v == "strict";
+         return true;
+       },
+       true},
       {"allow_zero_length_clientid", Scope::global, "`true` \\| `false`", "`true`",
        "Accept an empty client id and assign one (`auto_id_prefix` + random).",
        [](Parser& p, const Line& l) {
@@ -1316,6 +1426,24 @@ bool Parser::finish() {
                                            states[j].where);
         }
       }
+    }
+  }
+
+  if (cfg.tickets) {
+    const TicketSettings& t = *cfg.tickets;
+    if (t.algorithm == "HS256" && t.secret_file.empty()) {
+      return fail(ticket_where, "tickets with 'ticket_algorithm HS256' need 'ticket_secret_file'");
+    }
+    if (t.algorithm != "HS256" && t.public_key_file.empty()) {
+      return fail(ticket_where, "tickets with 'ticket_algorithm " + t.algorithm +
+                                    "' need 'ticket_public_key_file'");
+    }
+    if (t.algorithm == "HS256" && !t.public_key_file.empty()) {
+      return fail(ticket_where,
+                  "'ticket_public_key_file' needs 'ticket_algorithm RS256' or 'ES256'");
+    }
+    if (t.algorithm != "HS256" && !t.secret_file.empty()) {
+      return fail(ticket_where, "'ticket_secret_file' is for 'ticket_algorithm HS256'");
     }
   }
 

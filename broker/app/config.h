@@ -55,6 +55,18 @@ struct ListenerConfig {
 
 enum class PersistenceSync { normal, full };
 
+// Signed tickets (JWT), on when any ticket_* key is set. See broker/security/security.h.
+struct TicketSettings {
+  std::string algorithm = "HS256";  // HS256 (secret_file) or RS256/ES256 (public_key_file)
+  std::string secret_file;
+  std::string public_key_file;
+  std::string username_claim = "sub";
+  std::uint32_t clock_skew_s = 30;
+  std::optional<std::string> audience;
+  std::uint32_t lifetime_s = 300;           // tickets issued by POST /api/v1/tickets
+  std::string cookie_name = "wisp_ticket";  // cookie read on WebSocket upgrades
+};
+
 struct Config {
   core::BrokerConfig broker;
   std::vector<ListenerConfig> listeners;
@@ -68,6 +80,9 @@ struct Config {
   bool per_listener_settings = false;
   std::string password_file;
   std::string acl_file;
+  std::optional<TicketSettings> tickets;
+  std::string scram_file;             // SCRAM-SHA-256 verifiers; empty = off
+  bool acl_subscribe_strict = false;  // acl_subscribe_check strict
 
   std::vector<std::string> log_dest = {"stderr"};  // "stderr", "stdout", "file PATH"
   std::vector<std::string> log_type;               // mosquitto log_type values

@@ -6,6 +6,8 @@
 #include <ev.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -75,6 +77,46 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// The value of cookie `name` in a Cookie header ("a=1; b=2"), if present.
+std::optional<std::string> cookie_value(std::string_view cookies, std::string_view name) {
+  while (!cookies.empty()) {
+    const auto semi = cookies.find(';');
+    const std::string_view pair = trim(cookies.substr(0, semi));
+    cookies = semi == std::string_view::npos ? std::string_view{} : cookies.substr(semi + 1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
+    std::string_view v = trim(pair.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return std::string(v);
+  }
+  return std::nullopt;
+}
+
+// The verified client certificate's CN or full subject (RFC 2253, like Mosquitto).
+std::optional<std::string> peer_cert_identity(lws* wsi, CertIdentity what) {
+  if (what == CertIdentity::none || !lws_is_ssl(wsi)) return std::nullopt;
+  SSL* ssl = lws_get_ssl(wsi);
+  if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+  X509* cert = SSL_get_peer_certificate(ssl);
+  if (!cert) return std::nullopt;
+  std::optional<std::string> out;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  if (what == CertIdentity::common_name) {
+    char cn[256];
+    const int n = X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof cn);
+    if (n > 0) out = std::string(cn, static_cast<std::size_t>(n));
+  } else if (BIO* bio = BIO_new(BIO_s_mem())) {
+    if (X509_NAME_print_ex(bio, subject, 0, XN_FLAG_RFC2253) >= 0) {
+      char* data = nullptr;
+      const long n = BIO_get_mem_data(bio, &data);
+      if (n > 0 && data) out = std::string(data, static_cast<std::size_t>(n));
+    }
+    BIO_free(bio);
+  }
+  X509_free(cert);
+  return out;
 }
 
 void lws_log_to_spdlog(int level, const char* line) {
@@ -276,6 +318,10 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
       if (!spec.tls->require_certificate) vi.options |= LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
     }
     if (!spec.tls->ciphers.empty()) vi.ssl_cipher_list = spec.tls->ciphers.c_str();
+    // TLS 1.2 minimum (tls_version tlsv1.3: 1.3 only); SSLv3/1.0/1.1 never.
+    long no_versions = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    if (spec.tls->min_tls13) no_versions |= SSL_OP_NO_TLSv1_2;
+    vi.ssl_options_set = no_versions;
     vi.alpn = "http/1.1";  // h2 would break the WebSocket upgrade
   }
   l.vhost = lws_create_vhost(loop_.context, &vi);
@@ -412,11 +458,14 @@ int Server::Impl::open(lws* wsi, ConnectionSlot* slot, bool websocket) {
   info.remote_address = peer_address(wsi);
   info.listener = l->spec.policy;
   if (websocket) {
-    char ticket[2048];
+    char ticket[4096];
     if (const char* v = lws_get_urlarg_by_name(wsi, "ticket=", ticket, sizeof ticket)) {
       info.ticket = std::string(v);
+    } else if (!l->spec.ticket_cookie.empty()) {
+      info.ticket = cookie_value(header(wsi, WSI_TOKEN_HTTP_COOKIE), l->spec.ticket_cookie);
     }
   }
+  if (tls && l->spec.tls) info.cert_identity = peer_cert_identity(wsi, l->spec.tls->identity);
   if (loop_.draining) return -1;
   slot->link = Link::open(loop_, *l, wsi, info.transport, std::move(info));
   return slot->link ? 0 : -1;

@@ -26,12 +26,17 @@ enum class AddressFamily { any, ipv4, ipv6 };
 // connections. Measured: see README "Event backend".
 enum class EventLib { poll, libev };
 
+// Which part of a verified client certificate becomes ConnectionInfo::cert_identity.
+enum class CertIdentity { none, common_name, subject };
+
 struct TlsSpec {
   std::string certfile;
   std::string keyfile;
   std::string cafile;  // CA for client certificates (optional)
   std::string ciphers;
   bool require_certificate = false;
+  bool min_tls13 = false;  // else TLS 1.2 minimum (1.0/1.1 always off)
+  CertIdentity identity = CertIdentity::none;
 };
 
 struct ListenerSpec {
@@ -45,6 +50,7 @@ struct ListenerSpec {
   std::vector<std::string> allowed_origins;  // empty = any
   std::uint32_t ws_ping_interval_s = 45;     // 0 = no server pings
   std::string http_dir;                      // static files; empty = none
+  std::string ticket_cookie;                 // cookie carrying a ticket; empty = none
   std::optional<TlsSpec> tls;
   std::size_t max_connections = 0;               // 0 = unlimited
   const core::ListenerPolicy* policy = nullptr;  // must outlive the Server

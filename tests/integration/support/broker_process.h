@@ -13,6 +13,7 @@
 namespace wisp_test {
 
 struct BrokerOptions {
+  std::string first;   // lines before everything else (e.g. per_listener_settings true)
   std::string global;  // extra global config lines
   std::string tcp;     // extra lines in the TCP listener's scope
   std::string ws;      // extra lines in the WebSocket listener's scope

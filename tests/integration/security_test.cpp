@@ -1,0 +1,192 @@
+// Security wiring of the real broker: tickets (MQTT password, ?ticket=, cookie) and their
+// expiry while connected, SIGHUP reload of the password file, per-listener settings.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+#include "support/broker_process.h"
+#include "support/clients.h"
+#include "support/mqtt_bytes.h"
+#include "support/raw_client.h"
+#include "tls/jwt.h"
+
+using namespace wisp_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view kSecret = "integration-test-secret-0123456789abcdef";
+
+void append_str(Bytes& b, std::string_view s) {
+  b.push_back(static_cast<std::uint8_t>(s.size() >> 8));
+  b.push_back(static_cast<std::uint8_t>(s.size() & 0xff));
+  b.insert(b.end(), s.begin(), s.end());
+}
+
+// CONNECT with optional username/password (hand-encoded, clean start, keepalive 60).
+Bytes connect_with(const std::string& client_id, int version, std::optional<std::string> user,
+                   std::optional<std::string> password) {
+  Bytes body;
+  append_str(body, "MQTT");
+  body.push_back(static_cast<std::uint8_t>(version));
+  std::uint8_t flags = 0x02;
+  if (user) flags |= 0x80;
+  if (password) flags |= 0x40;
+  body.push_back(flags);
+  body.push_back(0);
+  body.push_back(60);
+  if (version == 5) body.push_back(0);  // no properties
+  append_str(body, client_id);
+  if (user) append_str(body, *user);
+  if (password) append_str(body, *password);
+  Bytes out{0x10};
+  auto len = mqtt_varint(body.size());
+  out.insert(out.end(), len.begin(), len.end());
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+std::string ticket(const std::string& sub, std::chrono::seconds lifetime) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const std::string claims = "{\"sub\":\"" + sub + "\",\"iat\":" + std::to_string(now) +
+                             ",\"exp\":" + std::to_string(now + lifetime.count()) + "}";
+  auto t = tls::sign_jwt(claims, tls::JwtAlg::hs256, kSecret);
+  REQUIRE(t);
+  return t.value();
+}
+
+std::string write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+// CONNACK reason (v5: byte 1 of the body; 3.1.1: return code).
+int connack_code(const std::optional<MqttPacket>& p) {
+  if (!p || p->type() != 2 || p->body.size() < 2) return -1;
+  return p->body[1];
+}
+
+}  // namespace
+
+TEST_CASE("security: a ticket as MQTT password, ?ticket= and cookie; it ends the session at exp") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("wisp-sec-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()));
+  std::filesystem::create_directories(dir);
+  const auto secret = write_file(dir / "secret", std::string(kSecret) + "\n");
+  BrokerOptions o;
+  o.global = "allow_anonymous false\nticket_secret_file " + secret +
+             "\nticket_clock_skew 0\nticket_cookie wt\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+
+  SUBCASE("a valid ticket as the password; DISCONNECT 0xA0/0x87 when it expires") {
+    auto c = TcpClient::connect(b.tcp_port);
+    REQUIRE(c);
+    REQUIRE(c->send_all(connect_with("tk1", 5, "alice", ticket("alice", 2s))));
+    CHECK(connack_code(read_packet(*c)) == 0);
+    // The broker ends the session when the ticket expires (bounded wait, no sleep).
+    auto d = read_packet(*c, 10000ms);
+    REQUIRE(d);
+    CHECK(d->type() == 14);
+    REQUIRE(!d->body.empty());
+    CHECK((d->body[0] == 0xA0 || d->body[0] == 0x87));
+    CHECK(c->wait_closed());
+  }
+  SUBCASE("wrong signature and expired tickets are refused") {
+    auto t = ticket("alice", 60s);
+    t.back() = t.back() == 'A' ? 'B' : 'A';
+    auto c = TcpClient::connect(b.tcp_port);
+    REQUIRE(c);
+    REQUIRE(c->send_all(connect_with("tk2", 5, "alice", t)));
+    CHECK(connack_code(read_packet(*c)) != 0);
+    auto e = TcpClient::connect(b.tcp_port);
+    REQUIRE(e);
+    REQUIRE(e->send_all(connect_with("tk3", 4, "alice", ticket("alice", -5s))));
+    CHECK(connack_code(read_packet(*e)) == 4);  // 3.1.1: bad user name or password
+  }
+  SUBCASE("WebSocket: ticket from ?ticket= and from the configured cookie; none refused") {
+    WsClient::Options q;
+    q.path = "/mqtt?ticket=" + ticket("bob", 60s);
+    auto w = WsClient::connect(b.ws_port, q);
+    REQUIRE(w.ok());
+    REQUIRE(w.send_binary(connect_with("ws1", 5, std::nullopt, std::nullopt)));
+    CHECK(connack_code(read_packet(w)) == 0);
+
+    WsClient::Options k;
+    k.extra_headers = "Cookie: other=1; wt=" + ticket("carol", 60s) + "; x=y\r\n";
+    auto wc = WsClient::connect(b.ws_port, k);
+    REQUIRE(wc.ok());
+    REQUIRE(wc.send_binary(connect_with("ws2", 5, std::nullopt, std::nullopt)));
+    CHECK(connack_code(read_packet(wc)) == 0);
+
+    WsClient::Options n;
+    n.extra_headers = "Cookie: wisp_ticket=" + ticket("dave", 60s) + "\r\n";  // not the name
+    auto wn = WsClient::connect(b.ws_port, n);
+    REQUIRE(wn.ok());
+    REQUIRE(wn.send_binary(connect_with("ws3", 5, std::nullopt, std::nullopt)));
+    CHECK(connack_code(read_packet(wn)) == 0x87);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("security: SIGHUP reloads the password file; a broken file keeps the old one") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("wisp-hup-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()));
+  std::filesystem::create_directories(dir);
+  const auto pw = (dir / "passwd").string();
+  REQUIRE(run_command({wisp_binary(), "passwd", "-c", "-b", pw, "ann", "pw-ann"}).exit_code == 0);
+  BrokerOptions o;
+  o.global = "allow_anonymous false\npassword_file " + pw + "\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto login = [&](const std::string& user, const std::string& pass) {
+    auto c = TcpClient::connect(b.tcp_port);
+    REQUIRE(c);
+    REQUIRE(c->send_all(connect_with("hup-" + user, 5, user, pass)));
+    return connack_code(read_packet(*c));
+  };
+  CHECK(login("ann", "pw-ann") == 0);
+  CHECK(login("ben", "pw-ben") == 0x86);
+  REQUIRE(run_command({wisp_binary(), "passwd", "-b", pw, "ben", "pw-ben"}).exit_code == 0);
+  b.process().signal(SIGHUP);
+  REQUIRE(b.wait_log("reload done"));
+  CHECK(login("ben", "pw-ben") == 0);
+  // A file that does not parse: the reload fails, the previous users still work.
+  write_file(pw, "this is not a password file\n");
+  b.process().signal(SIGHUP);
+  REQUIRE(b.wait_log("reload failed"));
+  CHECK(login("ann", "pw-ann") == 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("security: per_listener_settings applies each listener's password file") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("wisp-pl-" + std::to_string(::getpid()) + "-" + std::to_string(free_port()));
+  std::filesystem::create_directories(dir);
+  const auto pw = (dir / "passwd").string();
+  REQUIRE(run_command({wisp_binary(), "passwd", "-c", "-b", pw, "ann", "pw-ann"}).exit_code == 0);
+  BrokerOptions o;
+  o.first = "per_listener_settings true\n";
+  o.tcp = "allow_anonymous false\npassword_file " + pw + "\n";
+  o.ws = "allow_anonymous true\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto tcp = TcpClient::connect(b.tcp_port);
+  REQUIRE(tcp);
+  REQUIRE(tcp->send_all(connect_with("pl1", 5, std::nullopt, std::nullopt)));
+  CHECK(connack_code(read_packet(*tcp)) == 0x87);
+  auto tcp2 = TcpClient::connect(b.tcp_port);
+  REQUIRE(tcp2);
+  REQUIRE(tcp2->send_all(connect_with("pl2", 5, "ann", "pw-ann")));
+  CHECK(connack_code(read_packet(*tcp2)) == 0);
+  auto w = WsClient::connect(b.ws_port, {});
+  REQUIRE(w.ok());
+  REQUIRE(w.send_binary(connect_with("pl3", 5, std::nullopt, std::nullopt)));
+  CHECK(connack_code(read_packet(w)) == 0);
+  std::filesystem::remove_all(dir);
+}
