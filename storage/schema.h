@@ -10,7 +10,8 @@ class Db;
 
 // v1: retained messages, sessions (with will), subscriptions.
 // v2: per-session outbound queue, outbound in-flight, incoming QoS 2 packet ids.
-inline constexpr int kSchemaVersion = 2;
+// v3: outbound_queue and retained as WITHOUT ROWID tables clustered on their primary key.
+inline constexpr int kSchemaVersion = 3;
 
 // Migrates `db` from its current version up to `target` (kSchemaVersion by default).
 // A file newer than this build (user_version > kSchemaVersion) is refused.

@@ -108,6 +108,10 @@ std::vector<bool> redundant_writes(const std::vector<SqlitePersistence::Op>& bat
   return skip;
 }
 
+// The engine republishes its retained $SYS/... statistics every sys_interval: storing them
+// would only cost writes, and stale figures must not come back after a restart.
+bool is_sys_topic(std::string_view topic) { return topic.starts_with("$SYS/"); }
+
 std::int64_t to_ms(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -285,10 +289,11 @@ void SqlitePersistence::submit(Op op) {
 }
 
 void SqlitePersistence::retained_set(const MessageRef& message) {
-  if (!message) return;
+  if (!message || is_sys_topic(message->topic)) return;
   submit(RetainedSet{message});
 }
 void SqlitePersistence::retained_delete(std::string_view topic) {
+  if (is_sys_topic(topic)) return;
   submit(RetainedDelete{std::string(topic)});
 }
 void SqlitePersistence::session_upsert(const StoredSession& session) {
@@ -622,6 +627,8 @@ LoadedState SqlitePersistence::load() {
     if (auto st = q.bind(1, now_ms).run(); !st) report(st.error().message);
   }
   for (const char* sql : {
+           // Stored by an older Wisp; the engine publishes fresh ones.
+           "DELETE FROM retained WHERE substr(topic, 1, 5) = '$SYS/'",
            "DELETE FROM subscriptions WHERE client_id NOT IN (SELECT client_id FROM sessions)",
            "DELETE FROM outbound_queue WHERE client_id NOT IN (SELECT client_id FROM sessions)",
            "DELETE FROM outbound_inflight WHERE client_id NOT IN "

@@ -58,7 +58,8 @@ class SqlitePersistence final : public broker::core::Persistence {
   SqlitePersistence(const SqlitePersistence&) = delete;
   SqlitePersistence& operator=(const SqlitePersistence&) = delete;
 
-  // broker::core::Persistence, loop thread only.
+  // broker::core::Persistence, loop thread only. Retained `$SYS/...` topics are not stored
+  // (the engine republishes them every sys_interval); load() drops any an older file holds.
   void retained_set(const broker::core::MessageRef& message) override;
   void retained_delete(std::string_view topic) override;
   void session_upsert(const broker::core::StoredSession& session) override;

@@ -89,6 +89,40 @@ CREATE TABLE incoming_qos2(
   PRIMARY KEY(client_id, packet_id)
 ) WITHOUT ROWID;
 )sql",
+    // v3: the hot tables clustered on their key (WITHOUT ROWID): a queued message or a
+    // retained message is one b-tree insert instead of a table row plus an index entry.
+    R"sql(
+CREATE TABLE outbound_queue_v3(
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  subscription_ids TEXT NOT NULL,
+  topic TEXT,
+  msg_qos INTEGER,
+  msg_retain INTEGER,
+  expiry_ms INTEGER,
+  origin TEXT,
+  body BLOB,
+  payload_offset INTEGER,
+  PRIMARY KEY(client_id, seq)
+) WITHOUT ROWID;
+INSERT INTO outbound_queue_v3 SELECT client_id, seq, qos, retain, subscription_ids, topic,
+  msg_qos, msg_retain, expiry_ms, origin, body, payload_offset FROM outbound_queue;
+DROP TABLE outbound_queue;
+ALTER TABLE outbound_queue_v3 RENAME TO outbound_queue;
+CREATE TABLE retained_v3(
+  topic TEXT PRIMARY KEY NOT NULL,
+  qos INTEGER NOT NULL,
+  expiry_ms INTEGER,
+  origin TEXT NOT NULL,
+  body BLOB NOT NULL,
+  payload_offset INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO retained_v3 SELECT topic, qos, expiry_ms, origin, body, payload_offset FROM retained;
+DROP TABLE retained;
+ALTER TABLE retained_v3 RENAME TO retained;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -21,11 +21,25 @@ const std::vector<std::string> kTopics = {
 };
 
 void populate(const std::string& path) {
-  storage::PersistenceOptions o;
-  o.path = path;
-  auto p = storage::SqlitePersistence::open(o);
-  REQUIRE(p.has_value());
-  for (const auto& t : kTopics) p.value()->retained_set(make_message(t, "v"));
+  {
+    storage::PersistenceOptions o;
+    o.path = path;
+    auto p = storage::SqlitePersistence::open(o);
+    REQUIRE(p.has_value());
+    for (const auto& t : kTopics) {
+      if (!t.starts_with("$SYS/")) p.value()->retained_set(make_message(t, "v"));
+    }
+  }
+  // SqlitePersistence does not store $SYS/ topics, but a file from an older Wisp may hold
+  // them: the CLI must still see them.
+  storage::OpenOptions o;
+  o.create = false;
+  auto db = storage::Db::open(path, o);
+  REQUIRE(db.has_value());
+  REQUIRE(db.value()
+              ->exec("INSERT INTO retained(topic, qos, expiry_ms, origin, body, payload_offset) "
+                     "VALUES('$SYS/broker/x', 0, NULL, '', x'0076', 1)")
+              .has_value());
 }
 
 std::set<std::string> remaining(const std::string& path) {

@@ -128,6 +128,61 @@ TEST_CASE("a version 1 file from an older Wisp upgrades and keeps its data") {
   CHECK(db.value()->scalar("SELECT count(*) FROM incoming_qos2") == 1);
 }
 
+TEST_CASE("a version 2 file upgrades to v3: queue and retained rows kept, tables clustered") {
+  TempDir dir;
+  const std::string path = dir.file("wisp.db");
+  {
+    OpenOptions o;
+    o.target_version = 2;
+    auto db = Db::open(path, o);
+    REQUIRE(db.has_value());
+    Db& d = *db.value();
+    CHECK(d.scalar("PRAGMA user_version") == 2);
+    CHECK(d.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'retained' AND "
+                   "sql LIKE '%WITHOUT ROWID%'") == 0);
+    // Rows as Wisp v2 wrote them, queue seqs out of line (renumbered at load).
+    REQUIRE(d.exec("INSERT INTO retained VALUES('keep/me', 1, NULL, 'pub', x'0102', 1);"
+                   "INSERT INTO retained VALUES('$SYS/broker/uptime', 0, NULL, '', x'0031', 1);"
+                   "INSERT INTO sessions(client_id, version, expiry_s) VALUES('c', 5, 600);"
+                   "INSERT INTO outbound_queue VALUES('c', 7, 1, 0, '3', 'a/b', 1, 0, NULL, "
+                   "'p', x'00414243', 1);"
+                   "INSERT INTO outbound_queue VALUES('c', 9, 1, 0, '', 'a/c', 1, 0, NULL, "
+                   "'p', x'0044', 1);")
+                .has_value());
+  }
+  {
+    PersistenceOptions o;
+    o.path = path;
+    auto p = SqlitePersistence::open(o);
+    REQUIRE_MESSAGE(p.has_value(), (p ? std::string() : p.error().message));
+    broker::core::LoadedState st = p.value()->load();
+    REQUIRE(st.retained.size() == 1);  // the stale $SYS/ row is dropped
+    CHECK(st.retained[0]->topic == "keep/me");
+    REQUIRE(st.sessions.size() == 1);
+    REQUIRE(st.sessions[0].outbound.size() == 2);
+    CHECK(st.sessions[0].outbound[0].message->topic == "a/b");
+    CHECK(st.sessions[0].outbound[0].subscription_ids == std::vector<std::uint32_t>{3});
+    CHECK(st.sessions[0].outbound[0].message->bytes == std::vector<std::uint8_t>{0, 'A', 'B', 'C'});
+    CHECK(st.sessions[0].outbound[1].message->topic == "a/c");
+    // Renumbered 1, 2: popping seq 1 removes the first.
+    p.value()->queue_pop("c", 1);
+    p.value()->flush();
+    CHECK(p.value()->failed_batches() == 0);
+  }
+  OpenOptions ro;
+  ro.create = false;
+  auto db = Db::open(path, ro);
+  REQUIRE(db.has_value());
+  Db& d = *db.value();
+  CHECK(d.scalar("PRAGMA user_version") == storage::kSchemaVersion);
+  CHECK(d.scalar("SELECT count(*) FROM sqlite_schema WHERE name IN ('retained', "
+                 "'outbound_queue') AND sql LIKE '%WITHOUT ROWID%'") == 2);
+  CHECK(d.scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v3'") == 0);
+  CHECK(d.scalar("SELECT count(*) FROM outbound_queue") == 1);
+  CHECK(d.scalar("SELECT seq FROM outbound_queue WHERE topic = 'a/c'") == 2);
+  CHECK(d.scalar("SELECT count(*) FROM retained") == 1);
+}
+
 TEST_CASE("a file from a newer Wisp is refused, not downgraded") {
   TempDir dir;
   const std::string path = dir.file("wisp.db");

@@ -103,6 +103,25 @@ TEST_CASE("retained messages round trip through a file, byte for byte") {
   CHECK(by_topic.count("gone") == 0);
 }
 
+TEST_CASE("retained $SYS/ topics are not stored; their when_durable still completes") {
+  TempDir dir;
+  const std::string path = dir.file("wisp.db");
+  Waker waker;
+  {
+    auto p = open_store(path, &waker);
+    p->retained_set(make_message("$SYS/broker/uptime", "12"));
+    p->retained_set(make_message("$SYSTEM/not-sys", "kept"));
+    p->retained_set(make_message("x/$SYS/y", "kept"));
+    p->retained_delete("$SYS/broker/clients");
+    bool done = false;
+    p->when_durable([&done] { done = true; });
+    REQUIRE(run_loop_until(*p, waker, [&] { return done; }));
+    CHECK(p->failed_batches() == 0);
+  }
+  CHECK(count_rows(path, "SELECT count(*) FROM retained") == 2);
+  CHECK(count_rows(path, "SELECT count(*) FROM retained WHERE topic LIKE '$SYS/%'") == 0);
+}
+
 TEST_CASE("sessions round trip: subscriptions, will, queue, in flight, incoming QoS 2") {
   TempDir dir;
   const std::string path = dir.file("data/wisp.db");  // the directory is created

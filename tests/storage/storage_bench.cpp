@@ -2,6 +2,7 @@
 // retained_set + when_durable per QoS 1 publish, acks released by drain_completions) with
 // synchronous off / normal / full, and how long startup takes on a large database.
 //   storage_bench [--dir DIR] [--messages N] [--window W] [--load N] [--payload BYTES]
+//   storage_bench --only retained|live|queue  (one scenario; the others are skipped)
 //   storage_bench --make-db FILE --load N     (a database with N retained messages)
 // Not a ctest; the figures go in README.
 #include <chrono>
@@ -215,6 +216,7 @@ int main(int argc, char** argv) {
   std::size_t load = 1'000'000;
   std::size_t payload = 100;
   std::string make_db;
+  std::string only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const char* v = argv[i + 1];
@@ -228,6 +230,8 @@ int main(int argc, char** argv) {
       load = std::strtoull(v, nullptr, 10);
     } else if (a == "--make-db") {
       make_db = v;
+    } else if (a == "--only") {
+      only = v;
     } else if (a == "--payload") {
       payload = std::strtoull(v, nullptr, 10);
     } else {
@@ -250,9 +254,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::filesystem::create_directories(dir);
-  std::printf("retained_set + when_durable, %zu-byte payloads\n", payload);
-  throughput(":memory:", storage::Sync::off, n, window, payload);
+  const bool all = only.empty();
+  std::printf("%zu-byte payloads\n", payload);
+  if (all || only == "retained") throughput(":memory:", storage::Sync::off, n, window, payload);
   for (auto sync : {storage::Sync::off, storage::Sync::normal, storage::Sync::full}) {
+    if (!all && only != "retained") break;
     const std::string path = dir + "/tp-" + name(sync) + ".db";
     std::filesystem::remove(path);
     throughput(path, sync, n, window, payload);
@@ -262,12 +268,12 @@ int main(int argc, char** argv) {
   for (auto sync : {storage::Sync::normal, storage::Sync::full}) {
     const std::string path = dir + "/live-" + name(sync) + ".db";
     std::filesystem::remove(path);
-    live_subscriber(path, sync, n, window, payload);
+    if (all || only == "live") live_subscriber(path, sync, n, window, payload);
     const std::string qpath = dir + "/queue-" + name(sync) + ".db";
     std::filesystem::remove(qpath);
-    offline_queue(qpath, sync, n, window, payload);
+    if (all || only == "queue") offline_queue(qpath, sync, n, window, payload);
   }
-  if (load > 0) startup(dir + "/load.db", load, payload);
+  if (all && load > 0) startup(dir + "/load.db", load, payload);
   std::filesystem::remove_all(dir);
   return 0;
 }
