@@ -14,6 +14,7 @@
 #include "broker/app/auth_router.h"
 #include "broker/app/core_endpoint.h"
 #include "broker/app/spdlog_logger.h"
+#include "broker/app/ticket_api.h"
 #include "broker/core/broker.h"
 #include "broker/core/clock.h"
 #include "broker/security/security.h"
@@ -157,7 +158,12 @@ struct SecurityStack {
 protocol::Result<SecurityStack, protocol::Error> open_security(const Config& cfg,
                                                                const core::Clock& clock) {
   SecurityStack stack;
-  const bool shared_keys = cfg.tickets || !cfg.scram_file.empty();
+  bool shared_keys = cfg.tickets || !cfg.scram_file.empty();
+  for (const auto& l : cfg.listeners) {  // a certificate's name as username needs Security
+    if (l.tls && (l.tls->use_identity_as_username || l.tls->use_subject_as_username)) {
+      shared_keys = true;
+    }
+  }
   if (!cfg.per_listener_settings) {
     if (cfg.password_file.empty() && cfg.acl_file.empty() && !shared_keys) return stack;
     auto sec =
@@ -260,6 +266,17 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
   // set_tcp_nodelay is accepted for Mosquitto compatibility; Wisp always disables Nagle
   // (see ServerOptions::tcp_nodelay).
   opts.event_lib = event_lib;
+  if (cfg.tickets && cfg.tickets->algorithm == "HS256" && security.enabled()) {
+    transport::HttpRoute route;
+    route.path = kTicketPath;
+    const std::uint32_t lifetime = cfg.tickets->lifetime_s;
+    route.handle = [&security, lifetime](const transport::HttpRequest& req) {
+      return handle_ticket_request(
+          req, [&security](const core::ListenerPolicy* l) { return security.for_listener(l); },
+          lifetime);
+    };
+    opts.http_routes.push_back(std::move(route));
+  }
   opts.make_endpoint = core_endpoint_factory(broker);
   opts.on_tick = [&broker] { broker.tick(); };
   opts.on_shutdown = [&broker] { broker.shutdown(); };

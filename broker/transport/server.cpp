@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "broker/transport/link.h"
 #include "broker/transport/loop_state.h"
@@ -154,6 +156,18 @@ class Server::Impl {
   int open(lws* wsi, ConnectionSlot* slot, bool websocket);
   int http(lws* wsi, ConnectionSlot* slot);
   int http_writeable(lws* wsi, ConnectionSlot* slot);
+  int http_body(lws* wsi, const void* in, std::size_t len);
+  int http_body_done(lws* wsi);
+  void http_dropped(lws* wsi) { pending_http_.erase(wsi); }
+  // Raw TLS links waiting for the handshake (see open()); RAW_RX opens them.
+  int raw_rx(lws* wsi, ConnectionSlot* slot, void* in, std::size_t len) {
+    if (slot && !slot->link && deferred_open_.contains(wsi)) {
+      lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+      if (open(wsi, slot, false) != 0) return -1;
+    }
+    return slot && slot->link ? slot->link->bytes_in(in, len) : -1;
+  }
+  void raw_closed(lws* wsi) { deferred_open_.erase(wsi); }
   int wake();
   void maybe_finish_drain();
 
@@ -173,6 +187,18 @@ class Server::Impl {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> wake_requested_{false};
   std::vector<std::unique_ptr<ListenerState>> listeners_;
+  // HTTP API requests between LWS_CALLBACK_HTTP and the last body byte written.
+  struct PendingHttp {
+    const HttpRoute* route = nullptr;
+    HttpRequest request;
+    std::string reply_body;
+    bool replied = false;
+  };
+  const HttpRoute* route_for(const std::string& path) const;
+  int answer(lws* wsi, PendingHttp& p, const HttpAnswer& a);
+  std::unordered_map<lws*, PendingHttp> pending_http_;
+  std::unordered_set<lws*> deferred_open_;
+  std::vector<std::unique_ptr<lws_http_mount[]>> route_mounts_;
   TimerSlot tick_{{}, this};
   TimerSlot drain_deadline_{{}, this};
 };
@@ -288,8 +314,24 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
       files.origin = l.http_origin.c_str();
       files.def = "index.html";
       files.origin_protocol = LWSMPRO_FILE;
-      health.mount_next = &files;
     }
+    // API routes (callback mounts) between /healthz and the static files.
+    lws_http_mount* last = &health;
+    if (!options_.http_routes.empty()) {
+      auto& mounts = route_mounts_.emplace_back(
+          std::make_unique<lws_http_mount[]>(options_.http_routes.size()));
+      for (std::size_t i = 0; i < options_.http_routes.size(); ++i) {
+        lws_http_mount& m = mounts[i];
+        m = lws_http_mount{};
+        m.mountpoint = options_.http_routes[i].path.c_str();
+        m.mountpoint_len = static_cast<unsigned char>(options_.http_routes[i].path.size());
+        m.origin = kProtoHttpApi;
+        m.origin_protocol = LWSMPRO_CALLBACK;
+        last->mount_next = &m;
+        last = &m;
+      }
+    }
+    if (!spec.http_dir.empty()) last->mount_next = &l.mounts[1];
     vi.mounts = &l.mounts[0];
     // Server pings keep idle links alive through proxies; hang up if no PONG comes back.
     l.retry.secs_since_valid_ping =
@@ -467,13 +509,71 @@ int Server::Impl::open(lws* wsi, ConnectionSlot* slot, bool websocket) {
   }
   if (tls && l->spec.tls) info.cert_identity = peer_cert_identity(wsi, l->spec.tls->identity);
   if (loop_.draining) return -1;
+  if (!websocket && tls && l->spec.tls && l->spec.tls->identity != CertIdentity::none) {
+    // Raw TLS is adopted before the handshake ends: the client certificate (the username)
+    // is known once the first decrypted bytes arrive, so the link opens then.
+    SSL* ssl = lws_get_ssl(wsi);
+    if (ssl && !SSL_is_init_finished(ssl) && !deferred_open_.contains(wsi)) {
+      deferred_open_.insert(wsi);
+      lws_set_timeout(
+          wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE,
+          static_cast<int>(std::max<long>(1, static_cast<long>(options_.connect_timeout.count()))));
+      return 0;
+    }
+  }
+  deferred_open_.erase(wsi);
   slot->link = Link::open(loop_, *l, wsi, info.transport, std::move(info));
   return slot->link ? 0 : -1;
+}
+
+const HttpRoute* Server::Impl::route_for(const std::string& path) const {
+  for (const auto& r : options_.http_routes) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
 }
 
 int Server::Impl::http(lws* wsi, ConnectionSlot* slot) {
   const lws_protocols* p = lws_get_protocol(wsi);
   if (!slot || !p || std::strcmp(p->name, kProtoHttpApi) != 0) return -2;  // not ours
+  std::string method = "GET";
+  std::string uri = header(wsi, WSI_TOKEN_GET_URI);
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+    method = "POST";
+    uri = header(wsi, WSI_TOKEN_POST_URI);
+  } else if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0) {
+    method = "PUT";
+    uri = header(wsi, WSI_TOKEN_PUT_URI);
+  } else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0) {
+    method = "DELETE";
+    uri = header(wsi, WSI_TOKEN_DELETE_URI);
+  } else if (lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0) {
+    method = "PATCH";
+    uri = header(wsi, WSI_TOKEN_PATCH_URI);
+  }
+  if (const auto q = uri.find('?'); q != std::string::npos) uri.resize(q);
+  if (const HttpRoute* route = route_for(uri)) {
+    PendingHttp& pending = pending_http_[wsi];
+    pending = PendingHttp{};
+    pending.route = route;
+    pending.request.method = method;
+    pending.request.path = uri;
+    pending.request.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    pending.request.remote_address = peer_address(wsi);
+    ListenerState* l = listener_of(wsi);
+    pending.request.listener = l ? l->spec.policy : nullptr;
+    const std::string length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (!length.empty() && length != "0") {
+      if (length.size() > 9 || std::strtoul(length.c_str(), nullptr, 10) > route->max_body) {
+        HttpAnswer too_big;
+        too_big.status = 413;
+        too_big.body = "{\"error\":\"request body too large\"}\n";
+        return answer(wsi, pending, too_big);
+      }
+      return 0;  // the body arrives in LWS_CALLBACK_HTTP_BODY
+    }
+    return answer(wsi, pending, route->handle(pending.request));
+  }
   unsigned char buf[LWS_PRE + 512];
   unsigned char* start = buf + LWS_PRE;
   unsigned char* pos = start;
@@ -487,7 +587,72 @@ int Server::Impl::http(lws* wsi, ConnectionSlot* slot) {
   return 0;
 }
 
+int Server::Impl::http_body(lws* wsi, const void* in, std::size_t len) {
+  auto it = pending_http_.find(wsi);
+  if (it == pending_http_.end()) return -2;
+  PendingHttp& p = it->second;
+  if (p.replied) return 0;
+  if (p.request.body.size() + len > p.route->max_body) {
+    HttpAnswer too_big;
+    too_big.status = 413;
+    too_big.body = "{\"error\":\"request body too large\"}\n";
+    return answer(wsi, p, too_big);
+  }
+  p.request.body.append(static_cast<const char*>(in), len);
+  return 0;
+}
+
+int Server::Impl::http_body_done(lws* wsi) {
+  auto it = pending_http_.find(wsi);
+  if (it == pending_http_.end()) return -2;
+  PendingHttp& p = it->second;
+  if (p.replied) return 0;
+  return answer(wsi, p, p.route->handle(p.request));
+}
+
+// Headers now, the body on HTTP_WRITEABLE.
+int Server::Impl::answer(lws* wsi, PendingHttp& p, const HttpAnswer& a) {
+  p.replied = true;
+  p.reply_body = a.body;
+  std::vector<unsigned char> buf(LWS_PRE + 2048);
+  unsigned char* start = buf.data() + LWS_PRE;
+  unsigned char* pos = start;
+  unsigned char* end = buf.data() + buf.size() - 1;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(a.status), a.content_type.c_str(),
+                                  a.body.size(), &pos, end)) {
+    return 1;
+  }
+  for (const auto& [name, value] : a.headers) {
+    const std::string n = name + ":";
+    if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(n.c_str()),
+                                    reinterpret_cast<const unsigned char*>(value.data()),
+                                    static_cast<int>(value.size()), &pos, end)) {
+      return 1;
+    }
+  }
+  if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
+                                  reinterpret_cast<const unsigned char*>("no-store"), 8, &pos,
+                                  end) ||
+      lws_finalize_write_http_header(wsi, start, &pos, end)) {
+    return 1;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
 int Server::Impl::http_writeable(lws* wsi, ConnectionSlot* slot) {
+  if (auto it = pending_http_.find(wsi); it != pending_http_.end()) {
+    if (!it->second.replied) return 0;
+    std::string body = std::move(it->second.reply_body);
+    pending_http_.erase(it);
+    std::vector<unsigned char> buf(LWS_PRE + body.size() + 1);
+    std::memcpy(buf.data() + LWS_PRE, body.data(), body.size());
+    if (lws_write(wsi, buf.data() + LWS_PRE, body.size(), LWS_WRITE_HTTP_FINAL) !=
+        static_cast<int>(body.size())) {
+      return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  }
   if (!slot || slot->http_reply != HttpReply::healthz) return -2;  // not ours
   slot->http_reply = HttpReply::none;
   unsigned char buf[LWS_PRE + 8];
@@ -555,11 +720,12 @@ extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
     case LWS_CALLBACK_ESTABLISHED: return impl_of(wsi).open(wsi, slot, true);
     case LWS_CALLBACK_RAW_ADOPT: return impl_of(wsi).open(wsi, slot, false);
     case LWS_CALLBACK_RECEIVE: return slot && slot->link ? slot->link->ws_bytes_in(in, len) : -1;
-    case LWS_CALLBACK_RAW_RX: return slot && slot->link ? slot->link->bytes_in(in, len) : -1;
+    case LWS_CALLBACK_RAW_RX: return impl_of(wsi).raw_rx(wsi, slot, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_RAW_WRITEABLE: return slot && slot->link ? slot->link->writable() : 0;
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_RAW_CLOSE:
+      if (why == LWS_CALLBACK_RAW_CLOSE) impl_of(wsi).raw_closed(wsi);
       // Null-checked: a link refused before ESTABLISHED/RAW_ADOPT has a zeroed slot.
       if (slot && slot->link) {
         Link* link = slot->link;
@@ -571,6 +737,14 @@ extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
     case LWS_CALLBACK_HTTP:
       if (int r = impl_of(wsi).http(wsi, slot); r != -2) return r;
       break;
+    case LWS_CALLBACK_HTTP_BODY:
+      if (int r = impl_of(wsi).http_body(wsi, in, len); r != -2) return r;
+      break;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (int r = impl_of(wsi).http_body_done(wsi); r != -2) return r;
+      break;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: impl_of(wsi).http_dropped(wsi); break;
     case LWS_CALLBACK_HTTP_WRITEABLE:
       if (int r = impl_of(wsi).http_writeable(wsi, slot); r != -2) return r;
       break;

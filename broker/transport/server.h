@@ -57,6 +57,29 @@ struct ListenerSpec {
   std::string name;                              // for logs, e.g. "ws:8080"
 };
 
+// A small HTTP API on the WebSocket listeners: exact-path routes answered by the app.
+struct HttpRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string path;           // without the query string
+  std::string authorization;  // the Authorization header, if any
+  std::string body;           // at most HttpRoute::max_body bytes
+  std::string remote_address;
+  const core::ListenerPolicy* listener = nullptr;
+};
+
+struct HttpAnswer {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+struct HttpRoute {
+  std::string path;  // exact, e.g. "/api/v1/tickets"
+  std::size_t max_body = 4096;
+  std::function<HttpAnswer(const HttpRequest&)> handle;  // loop thread
+};
+
 struct ServerOptions {
   std::vector<ListenerSpec> listeners;
   std::size_t max_connections = 0;     // global, 0 = unlimited
@@ -72,6 +95,7 @@ struct ServerOptions {
   // everything queued into one write per loop pass, so Nagle would only add delayed-ACK
   // stalls (40 ms per QoS 1 round trip measured with Paho C++).
   bool tcp_nodelay = true;
+  std::vector<HttpRoute> http_routes;  // on every WebSocket listener
   EndpointFactory make_endpoint;
   std::function<void()> on_tick;      // Broker::tick()
   std::function<void()> on_shutdown;  // Broker::shutdown(): queue DISCONNECT 0x8B, close all

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -189,4 +190,135 @@ TEST_CASE("security: per_listener_settings applies each listener's password file
   REQUIRE(w.send_binary(connect_with("pl3", 5, std::nullopt, std::nullopt)));
   CHECK(connack_code(read_packet(w)) == 0);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+struct Certs {
+  std::filesystem::path dir;
+  std::string ca() const { return (dir / "ca.crt").string(); }
+  std::string tls_lines() const {
+    return "certfile " + (dir / "server.crt").string() + "\nkeyfile " +
+           (dir / "server.key").string() + "\n";
+  }
+  explicit Certs(const std::string& tag)
+      : dir(std::filesystem::temp_directory_path() /
+            ("wisp-" + tag + "-" + std::to_string(::getpid()) + "-" +
+             std::to_string(free_port()))) {
+    REQUIRE(run_command({wisp_binary(), "cert", "dev", "--out", dir.string()}).exit_code == 0);
+  }
+  ~Certs() { std::filesystem::remove_all(dir); }
+  // A client certificate with CN `cn`, signed by the dev CA (or self-signed if `rogue`).
+  std::pair<std::string, std::string> client(const std::string& cn, bool rogue) const {
+    const std::string base = cn + (rogue ? "-rogue" : "");
+    const std::string key = (dir / (base + ".key")).string();
+    const std::string crt = (dir / (base + ".crt")).string();
+    if (rogue) {
+      auto r = run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
+                            "-days", "2", "-subj", "/CN=" + cn});
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      return {crt, key};
+    }
+    const std::string csr = (dir / (base + ".csr")).string();
+    auto r = run_command({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
+                          "-subj", "/O=Wisp Test/CN=" + cn});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    r = run_command({"openssl", "x509", "-req", "-in", csr, "-CA", ca(), "-CAkey",
+                     (dir / "ca.key").string(), "-CAcreateserial", "-out", crt, "-days", "2"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return {crt, key};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("security: POST /api/v1/tickets over HTTPS, then MQTT.js over wss:// with ?ticket=") {
+  Certs certs("tkapi");
+  const auto pw = (certs.dir / "passwd").string();
+  REQUIRE(run_command({wisp_binary(), "passwd", "-c", "-b", pw, "ann", "pw-ann"}).exit_code == 0);
+  const auto secret = write_file(certs.dir / "secret", std::string(kSecret));
+  BrokerOptions o;
+  o.global = "allow_anonymous false\npassword_file " + pw + "\nticket_secret_file " + secret +
+             "\nticket_lifetime 120\n";
+  o.ws = certs.tls_lines();
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  const std::string url = "https://localhost:" + std::to_string(b.ws_port) + "/api/v1/tickets";
+  auto curl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"curl",           "-s",       "-o",      "-", "-w",
+                                     "\n%{http_code}", "--cacert", certs.ca()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(url);
+    return run_command(argv, 20s);
+  };
+  auto bad = curl({"-X", "POST", "-u", "ann:wrong"});
+  CHECK(bad.out.ends_with("\n401"));
+  auto get = curl({"-u", "ann:pw-ann"});
+  CHECK(get.out.ends_with("\n405"));
+  auto none = curl({"-X", "POST"});
+  CHECK(none.out.ends_with("\n401"));
+  auto good = curl({"-X", "POST", "-u", "ann:pw-ann"});
+  REQUIRE_MESSAGE(good.out.ends_with("\n200"), good.out);
+  CHECK(good.out.find("\"expires_in\":120") != std::string::npos);
+  const auto start = good.out.find("\"ticket\":\"");
+  REQUIRE(start != std::string::npos);
+  const auto from = start + 10;
+  const std::string t = good.out.substr(from, good.out.find('"', from) - from);
+  CHECK(std::count(t.begin(), t.end(), '.') == 2);
+
+  const std::string wss = "wss://localhost:" + std::to_string(b.ws_port) + "/mqtt?ticket=" + t;
+  for (const char* version : {"4", "5"}) {
+    CAPTURE(version);
+    auto r =
+        run_command({"node", clients_dir() + "/mqttjs_roundtrip.js", wss, wss, version, "1", "5"},
+                    40s, {{"NODE_EXTRA_CA_CERTS", certs.ca()}});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  // Without the ticket the same client is refused.
+  const std::string plain = "wss://localhost:" + std::to_string(b.ws_port) + "/mqtt";
+  auto refused =
+      run_command({"node", clients_dir() + "/mqttjs_roundtrip.js", plain, plain, "5", "0", "1"},
+                  40s, {{"NODE_EXTRA_CA_CERTS", certs.ca()}});
+  CHECK(refused.exit_code != 0);
+}
+
+TEST_CASE("security: tickets not configured: no ticket endpoint") {
+  BrokerProcess b;
+  REQUIRE(b.running());
+  auto c = TcpClient::connect(b.ws_port);
+  REQUIRE(c);
+  REQUIRE(
+      c->send_all("POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+                  "YTpi\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+  auto r = c->read_some(5000ms);
+  REQUIRE(r);
+  const std::string head(r->begin(), r->end());
+  CHECK(head.find(" 200 ") == std::string::npos);
+  CHECK(head.find("ticket\"") == std::string::npos);
+}
+
+TEST_CASE("security: client certificates (require_certificate, use_identity_as_username)") {
+  Certs certs("ccert");
+  const auto [good_crt, good_key] = certs.client("device-7", false);
+  const auto [rogue_crt, rogue_key] = certs.client("device-7", true);
+  const auto acl = write_file(certs.dir / "acl", "user device-7\ntopic readwrite dev/#\n");
+  BrokerOptions o;
+  o.global = "acl_file " + acl + "\n";
+  o.tcp = certs.tls_lines() + "cafile " + certs.ca() +
+          "\nrequire_certificate true\nuse_identity_as_username true\nallow_anonymous false\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto tls_pub = [&](const std::string& topic, const std::vector<std::string>& cert) {
+    std::vector<std::string> extra = {"--cafile", certs.ca(), "-h", "localhost"};
+    extra.insert(extra.end(), cert.begin(), cert.end());
+    return pub(b.tcp_port, topic, "from-cert", 1, 5, extra);
+  };
+  // No certificate, or one that does not chain to the CA: the handshake fails.
+  CHECK(tls_pub("dev/a", {}).exit_code != 0);
+  CHECK(tls_pub("dev/a", {"--cert", rogue_crt, "--key", rogue_key}).exit_code != 0);
+  // The CA-signed certificate: CN "device-7" is the username the ACL grants dev/#.
+  CHECK(tls_pub("dev/a", {"--cert", good_crt, "--key", good_key}).exit_code == 0);
+  CHECK(b.wait_log("u'device-7'"));
 }
