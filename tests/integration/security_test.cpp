@@ -322,3 +322,69 @@ TEST_CASE("security: client certificates (require_certificate, use_identity_as_u
   CHECK(tls_pub("dev/a", {"--cert", good_crt, "--key", good_key}).exit_code == 0);
   CHECK(b.wait_log("u'device-7'"));
 }
+
+TEST_CASE("security: TLS listeners: ALPN never h2, TLS 1.1 refused, tls_version tlsv1.3") {
+  Certs certs("alpn");
+  BrokerOptions o;
+  o.tcp = certs.tls_lines() + "tls_version tlsv1.3\n";
+  o.ws = certs.tls_lines();
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto s_client = [&](std::uint16_t port, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {
+        "openssl", "s_client", "-connect",    "127.0.0.1:" + std::to_string(port),
+        "-CAfile", certs.ca(), "-servername", "localhost"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_command(argv, 20s, {}, "Q\n");
+  };
+  // The WSS listener offers http/1.1 only: a client preferring h2 gets http/1.1.
+  auto alpn = s_client(b.ws_port, {"-alpn", "h2,http/1.1"});
+  CHECK_MESSAGE(alpn.out.find("ALPN protocol: http/1.1") != std::string::npos, alpn.out);
+  CHECK(alpn.out.find("ALPN protocol: h2") == std::string::npos);
+  // TLS 1.2 minimum by default; 1.1 fails the handshake.
+  auto v12 = s_client(b.ws_port, {"-tls1_2"});
+  CHECK(v12.out.find("Protocol  : TLSv1.2") != std::string::npos);
+  // (SECLEVEL=0 lets the client offer 1.1; the server answers "protocol version".)
+  auto v11 = s_client(b.ws_port, {"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"});
+  CHECK_MESSAGE(v11.err.find("alert protocol version") != std::string::npos, v11.err);
+  // tls_version tlsv1.3 on the MQTT listener: 1.2 refused, 1.3 accepted.
+  auto only13 = s_client(b.tcp_port, {"-tls1_2"});
+  CHECK(only13.out.find("Cipher is (NONE)") != std::string::npos);
+  auto v13 = s_client(b.tcp_port, {"-tls1_3"});
+  CHECK(v13.out.find("TLSv1.3") != std::string::npos);
+
+  // A plaintext HTTP request or MQTT CONNECT on a TLS port gets no plaintext answer.
+  for (std::uint16_t port : {b.ws_port, b.tcp_port}) {
+    auto c = TcpClient::connect(port);
+    REQUIRE(c);
+    REQUIRE(c->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    Bytes got;
+    while (auto chunk = c->read_some(3000ms)) {
+      if (chunk->empty()) break;  // closed
+      got.insert(got.end(), chunk->begin(), chunk->end());
+    }
+    const std::string text(got.begin(), got.end());
+    CHECK(text.find("HTTP/1.1") == std::string::npos);
+    CHECK(text.find("ok") == std::string::npos);
+    auto m = TcpClient::connect(port);
+    REQUIRE(m);
+    REQUIRE(m->send_all(mqtt_connect("plain", 4)));
+    auto p = read_packet(*m, 3000ms);
+    CHECK_FALSE((p && p->type() == 2));
+  }
+}
+
+TEST_CASE("security: a bad certificate stops the startup with the file named") {
+  Certs certs("badcert");
+  // The key of another certificate: does not match.
+  auto other = certs.client("someone", true);
+  const auto conf = write_file(certs.dir / "wisp.conf",
+                               "persistence false\nlistener " + std::to_string(free_port()) +
+                                   " 127.0.0.1\ncertfile " + (certs.dir / "server.crt").string() +
+                                   "\nkeyfile " + other.second + "\n");
+  auto r = run_command({wisp_binary(), "-c", conf}, 20s);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(
+      r.err.find("keyfile " + other.second + ": private key does not match") != std::string::npos,
+      r.err);
+}
