@@ -277,25 +277,38 @@ int run_broker(Config cfg, transport::EventLib event_lib) {
     };
     opts.http_routes.push_back(std::move(route));
   }
+  opts.check_tls_files = [](const transport::TlsSpec& t) -> protocol::Status {
+    tls::CertCheckRequest req;
+    req.certfile = t.certfile;
+    req.keyfile = t.keyfile;
+    if (auto info = tls::check_certificate(req); !info) return protocol::fail(info.error().message);
+    return protocol::ok();
+  };
   opts.make_endpoint = core_endpoint_factory(broker);
   opts.on_tick = [&broker] { broker.tick(); };
   opts.on_shutdown = [&broker] { broker.shutdown(); };
   storage::SqlitePersistence* persistence = store->get();
   std::atomic<bool> reload_requested{false};
-  opts.on_wake = [persistence, &reload_requested, &security] {
+  transport::Server* server_for_reload = nullptr;  // set once the Server exists
+  opts.on_wake = [persistence, &reload_requested, &security, &server_for_reload] {
     if (persistence) persistence->drain_completions();
     if (reload_requested.exchange(false)) {
-      spdlog::info("SIGHUP: reloading password, ACL and ticket key files");
+      spdlog::info("SIGHUP: reloading password, ACL, ticket key and certificate files");
+      bool ok = true;
       if (auto st = security.reload(); !st) {
+        ok = false;
         spdlog::error("reload failed, keeping the previous settings: {}", st.error().message);
-      } else {
-        spdlog::info("reload done");
       }
+      if (server_for_reload) {  // certificates: errors are logged per listener
+        if (auto st = server_for_reload->reload_certificates(); !st) ok = false;
+      }
+      if (ok) spdlog::info("reload done");
     }
   };
 
   auto server_ptr = std::make_unique<transport::Server>(std::move(opts));
   transport::Server& server = *server_ptr;
+  server_for_reload = &server;
   if (auto st = server.start(); !st) {
     spdlog::error("{}", st.error().message);
     return 1;

@@ -6,10 +6,12 @@
 #include <ev.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <climits>
@@ -149,6 +151,12 @@ class Server::Impl {
     if (lws_context* ctx = context_.load()) lws_cancel_service(ctx);
   }
   const ServerCounters& counters() const noexcept { return loop_.counters; }
+  protocol::Status reload_certificates(bool only_changed);
+  void remember_ssl_ctx(lws_vhost* vh, void* ssl_ctx) {
+    if (auto* l = vh ? static_cast<ListenerState*>(lws_get_vhost_user(vh)) : nullptr) {
+      tls_[l].ctx = static_cast<SSL_CTX*>(ssl_ctx);
+    }
+  }
 
   // Trampoline targets.
   int filter_network(lws* wsi);
@@ -198,6 +206,19 @@ class Server::Impl {
   int answer(lws* wsi, PendingHttp& p, const HttpAnswer& a);
   std::unordered_map<lws*, PendingHttp> pending_http_;
   std::unordered_set<lws*> deferred_open_;
+  // TLS listeners: the vhost's OpenSSL context and what their files looked like when loaded.
+  struct FileStamp {
+    std::int64_t mtime_ns = 0, size = -1;
+    std::uint64_t inode = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct TlsState {
+    SSL_CTX* ctx = nullptr;
+    FileStamp cert, key;
+  };
+  static FileStamp stamp_of(const std::string& path);
+  std::unordered_map<const ListenerState*, TlsState> tls_;
+  std::chrono::steady_clock::time_point next_tls_watch_{};
   std::vector<std::unique_ptr<lws_http_mount[]>> route_mounts_;
   TimerSlot tick_{{}, this};
   TimerSlot drain_deadline_{{}, this};
@@ -367,6 +388,10 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
     vi.alpn = "http/1.1";  // h2 would break the WebSocket upgrade
   }
   l.vhost = lws_create_vhost(loop_.context, &vi);
+  if (l.vhost && spec.tls) {
+    tls_[&l].cert = stamp_of(spec.tls->certfile);
+    tls_[&l].key = stamp_of(spec.tls->keyfile);
+  }
   if (!l.vhost) {
     return protocol::fail(l.label + ": cannot listen on " +
                           (spec.bind_address.empty() ? std::string("*") : spec.bind_address) + ":" +
@@ -401,6 +426,73 @@ void Server::Impl::destroy_context() {
     ev_loop_destroy(ev_loop_);
     ev_loop_ = nullptr;
   }
+}
+
+Server::Impl::FileStamp Server::Impl::stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+namespace {
+// Loads certificate chain + key into `ctx`; the caller validated them on a scratch context.
+std::string openssl_error() {
+  char buf[256] = "unknown error";
+  if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+bool load_cert_and_key(SSL_CTX* ctx, const TlsSpec& t, std::string& why) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, t.certfile.c_str()) != 1) {
+    why = "certfile " + t.certfile + ": " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, t.keyfile.c_str(), SSL_FILETYPE_PEM) != 1) {
+    why = "keyfile " + t.keyfile + ": " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    why = "keyfile " + t.keyfile + " does not match certfile " + t.certfile;
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+protocol::Status Server::Impl::reload_certificates(bool only_changed) {
+  protocol::Status first = protocol::ok();
+  for (auto& [listener, state] : tls_) {
+    const TlsSpec& t = *listener->spec.tls;
+    const FileStamp cert = stamp_of(t.certfile), key = stamp_of(t.keyfile);
+    if (only_changed && cert == state.cert && key == state.key) continue;
+    state.cert = cert;  // a failed attempt is retried when the files change again
+    state.key = key;
+    std::string why;
+    if (!state.ctx) {
+      why = "no TLS context to reload";
+    } else if (options_.check_tls_files) {
+      if (auto st = options_.check_tls_files(t); !st) why = st.error().message;
+    }
+    if (why.empty()) {
+      // Validate on a scratch context first: a half-loaded live context would break
+      // every new handshake.
+      SSL_CTX* scratch = SSL_CTX_new(TLS_server_method());
+      if (!scratch) why = "cannot create an OpenSSL context";
+      const bool valid = scratch && load_cert_and_key(scratch, t, why);
+      if (scratch) SSL_CTX_free(scratch);
+      if (valid && load_cert_and_key(state.ctx, t, why)) {
+        ++loop_.counters.certificate_reloads;
+        spdlog::info("{}: certificate reloaded from {}", listener->label, t.certfile);
+        continue;
+      }
+    }
+    spdlog::error("{}: certificate not reloaded, keeping the current one: {}", listener->label,
+                  why);
+    if (first) first = protocol::fail(listener->label + ": " + why);
+  }
+  return first;
 }
 
 bool Server::Impl::over_limit(const ListenerState& l) const {
@@ -690,6 +782,11 @@ void Server::Impl::maybe_finish_drain() {
 void Server::Impl::on_tick(lws_sorted_usec_list_t* sul) {
   Impl& self = *reinterpret_cast<TimerSlot*>(sul)->impl;
   if (self.options_.on_tick) self.options_.on_tick();
+  if (self.options_.tls_watch_interval.count() > 0 && !self.tls_.empty() &&
+      std::chrono::steady_clock::now() >= self.next_tls_watch_) {
+    self.next_tls_watch_ = std::chrono::steady_clock::now() + self.options_.tls_watch_interval;
+    (void)self.reload_certificates(true);
+  }
   std::vector<Link*> links(self.loop_.links.begin(), self.loop_.links.end());
   for (Link* link : links) link->check_output_limits();
   self.maybe_finish_drain();
@@ -749,6 +846,10 @@ extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
       if (int r = impl_of(wsi).http_writeable(wsi, slot); r != -2) return r;
       break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: return impl_of(wsi).wake();
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+      // user = the vhost's SSL_CTX, in = the vhost: kept for certificate reloads.
+      impl_of(wsi).remember_ssl_ctx(static_cast<lws_vhost*>(in), user);
+      return 0;
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
       // len = OpenSSL preverify_ok; the dummy would accept a rogue certificate.
       return len ? 0 : 1;
@@ -766,5 +867,8 @@ void Server::run() { impl_->run(); }
 void Server::request_stop() noexcept { impl_->request_stop(); }
 void Server::wake() noexcept { impl_->wake_from_any_thread(); }
 const ServerCounters& Server::counters() const noexcept { return impl_->counters(); }
+protocol::Status Server::reload_certificates(bool only_changed) {
+  return impl_->reload_certificates(only_changed);
+}
 
 }  // namespace broker::transport

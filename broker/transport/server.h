@@ -100,6 +100,11 @@ struct ServerOptions {
   std::function<void()> on_tick;      // Broker::tick()
   std::function<void()> on_shutdown;  // Broker::shutdown(): queue DISCONNECT 0x8B, close all
   std::function<void()> on_wake;      // loop thread, after Server::wake() from any thread
+  // Extra check of changed certificate files before they are loaded (e.g. tls::
+  // check_certificate: expiry, key strength); an error keeps the current certificate.
+  std::function<protocol::Status(const TlsSpec&)> check_tls_files;
+  // Look for changed certificate/key files (mtime, size, inode) this often; 0 = never.
+  std::chrono::milliseconds tls_watch_interval{1000};
 };
 
 struct ServerCounters {
@@ -107,6 +112,7 @@ struct ServerCounters {
   std::uint64_t accepted = 0;
   std::uint64_t rejected_limit = 0;
   std::uint64_t slow_consumers = 0;
+  std::uint64_t certificate_reloads = 0;
 };
 
 class Server {
@@ -129,6 +135,12 @@ class Server {
   void wake() noexcept;
 
   const ServerCounters& counters() const noexcept;
+
+  // Loop thread: reloads the certificate and key of every TLS listener (or, with
+  // only_changed, of those whose files changed). New connections get the new certificate;
+  // open ones keep theirs. A listener whose files fail to load keeps its current one; the
+  // first error is returned.
+  protocol::Status reload_certificates(bool only_changed = false);
 
   class Impl;
 

@@ -388,3 +388,58 @@ TEST_CASE("security: a bad certificate stops the startup with the file named") {
       r.err.find("keyfile " + other.second + ": private key does not match") != std::string::npos,
       r.err);
 }
+
+TEST_CASE("security: certificates reload when the files are replaced; open connections stay") {
+  Certs first("reload-a");
+  Certs second("reload-b");
+  const auto live = first.dir / "live";
+  std::filesystem::create_directories(live);
+  std::filesystem::copy_file(first.dir / "server.crt", live / "server.crt");
+  std::filesystem::copy_file(first.dir / "server.key", live / "server.key");
+  BrokerOptions o;
+  o.tcp = "certfile " + (live / "server.crt").string() + "\nkeyfile " +
+          (live / "server.key").string() + "\n";
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto fingerprint_served = [&] {
+    auto r =
+        run_command({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(b.tcp_port)},
+                    20s, {}, "Q\n");
+    const auto begin = r.out.find("-----BEGIN CERTIFICATE-----");
+    const auto end = r.out.find("-----END CERTIFICATE-----");
+    return begin == std::string::npos || end == std::string::npos
+               ? std::string()
+               : r.out.substr(begin, end - begin);
+  };
+  auto pem_body = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const auto end = text.find("-----END CERTIFICATE-----");
+    return text.substr(0, end);
+  };
+  CHECK(fingerprint_served() == pem_body(first.dir / "server.crt"));
+  const std::vector<std::string> ca_a = {"--cafile", first.ca(), "-h", "localhost"};
+  const std::vector<std::string> ca_b = {"--cafile", second.ca(), "-h", "localhost"};
+  auto sub = std::make_unique<Process>(std::vector<std::string>{
+      "mosquitto_sub", "-h", "localhost", "-p", std::to_string(b.tcp_port), "--cafile", first.ca(),
+      "-V", "mqttv5", "-q", "1", "-v", "-t", "renew/#"});
+  REQUIRE(sub->started());
+  bool subscribed = false;  // probe until the subscription answers (bounded)
+  for (int i = 0; i < 50 && !subscribed && !sub->exited(); ++i) {
+    pub(b.tcp_port, "renew/probe", "probe", 0, 5, ca_a);
+    subscribed = sub->wait_line_containing("renew/probe probe", 200ms).has_value();
+  }
+  REQUIRE(subscribed);
+  // Like an ACME client: write new files next to the old ones, rename over them.
+  std::filesystem::copy_file(second.dir / "server.key", live / "server.key.new");
+  std::filesystem::copy_file(second.dir / "server.crt", live / "server.crt.new");
+  std::filesystem::rename(live / "server.key.new", live / "server.key");
+  std::filesystem::rename(live / "server.crt.new", live / "server.crt");
+  REQUIRE(b.wait_log("certificate reloaded"));
+  CHECK(fingerprint_served() == pem_body(second.dir / "server.crt"));
+  CHECK(pub(b.tcp_port, "renew/t", "old-ca", 1, 5, ca_a).exit_code != 0);
+  REQUIRE(pub(b.tcp_port, "renew/t", "after-renewal", 1, 5, ca_b).exit_code == 0);
+  // The subscriber connected with the old certificate is still there and gets it.
+  auto line = sub->wait_line_containing("after-renewal", 10s, false);
+  CHECK(line.has_value());
+}
