@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <span>
 
 namespace broker::transport {
@@ -103,11 +104,39 @@ int Link::ws_bytes_in(const void* in, std::size_t len) {
 int Link::writable() {
   if (dead_) return -1;  // WRITEABLE can fire again after a close was decided (LWS-NOTES §4)
   std::uint8_t* buf = loop_.staging.data() + LWS_PRE;
-  const std::size_t n = endpoint_->fill_output(std::span<std::uint8_t>(buf, kStagingCap));
-  // One lws_write per WRITEABLE: a second write while a partial is pending corrupts WS framing.
-  if (n != 0 && lws_write(wsi_, buf, n, is_ws() ? LWS_WRITE_BINARY : LWS_WRITE_RAW) < 0) {
-    dead_ = true;
-    return -1;
+  // Several staging batches per WRITEABLE (up to kWriteBudget), so a 1 MiB message is not one
+  // loop pass per 64 KiB. WebSocket: a further lws_write only while lws holds no partial
+  // (LWS-NOTES §4). Plain TCP: send() straight to the socket until it is full; the part it
+  // does not take goes to lws_write, which buffers it and holds WRITEABLE back until drained.
+  const bool plain_tcp = kind_ == core::TransportKind::tcp;
+  std::size_t budget = kWriteBudget;
+  while (budget != 0) {
+    const std::size_t n =
+        endpoint_->fill_output(std::span<std::uint8_t>(buf, std::min(kStagingCap, budget)));
+    if (n == 0) break;
+    budget -= n;
+    if (plain_tcp) {
+      ssize_t k = ::send(lws_get_socket_fd(wsi_), buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (k < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          dead_ = true;
+          return -1;
+        }
+        k = 0;
+      }
+      const auto sent = static_cast<std::size_t>(k);
+      if (sent == n) continue;
+      if (lws_write(wsi_, buf + sent, n - sent, LWS_WRITE_RAW) < 0) {
+        dead_ = true;
+        return -1;
+      }
+      break;
+    }
+    if (lws_write(wsi_, buf, n, is_ws() ? LWS_WRITE_BINARY : LWS_WRITE_RAW) < 0) {
+      dead_ = true;
+      return -1;
+    }
+    if (lws_partial_buffered(wsi_)) break;
   }
   update_output_pressure();
   if (dead_) return -1;

@@ -20,6 +20,9 @@ class Link;
 // Bytes of MQTT output coalesced into one lws_write per WRITEABLE; tx_packet_size matches, so
 // lws hands the whole batch to one send() (LWS-NOTES §4).
 inline constexpr std::size_t kStagingCap = 64 * 1024;
+// Output bytes one WRITEABLE callback may move (several staging batches) before the link
+// yields the loop to other sockets.
+inline constexpr std::size_t kWriteBudget = 1024 * 1024;
 
 // One per vhost; the vhost's user pointer.
 struct ListenerState {
