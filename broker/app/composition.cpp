@@ -63,6 +63,8 @@ std::vector<transport::ListenerSpec> listener_specs(Config& cfg) {
       t.certfile = l.tls->certfile;
       t.keyfile = l.tls->keyfile;
       t.cafile = l.tls->cafile;
+      t.capath = l.tls->capath;
+      t.crlfile = l.tls->crlfile;
       t.ciphers = l.tls->ciphers;
       t.require_certificate = l.tls->require_certificate;
       t.min_tls13 = l.tls->tls_version == "tlsv1.3";
@@ -192,7 +194,6 @@ protocol::Status check_tls_files(const Config& cfg) {
     tls::CertCheckRequest req;
     req.certfile = l.tls->certfile;
     req.keyfile = l.tls->keyfile;
-    req.crlfile = l.tls->crlfile;
     auto info = tls::check_certificate(req);
     if (!info) {
       return protocol::fail("listener " + l.policy.name + " (" + l.file +

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "broker/transport/link.h"
 #include "broker/transport/loop_state.h"
@@ -123,6 +125,13 @@ std::optional<std::string> peer_cert_identity(lws* wsi, CertIdentity what) {
   return out;
 }
 
+std::string openssl_error() {
+  char buf[256] = "unknown error";
+  if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
 void lws_log_to_spdlog(int level, const char* line) {
   std::string_view s(line);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
@@ -152,11 +161,9 @@ class Server::Impl {
   }
   const ServerCounters& counters() const noexcept { return loop_.counters; }
   protocol::Status reload_certificates(bool only_changed);
-  void remember_ssl_ctx(lws_vhost* vh, void* ssl_ctx) {
-    if (auto* l = vh ? static_cast<ListenerState*>(lws_get_vhost_user(vh)) : nullptr) {
-      tls_[l].ctx = static_cast<SSL_CTX*>(ssl_ctx);
-    }
-  }
+  // At vhost creation: keeps the SSL_CTX (reloads) and adds capath / crlfile. Nonzero fails
+  // the vhost; the reason is in tls_setup_error_.
+  int setup_ssl_ctx(lws_vhost* vh, void* ssl_ctx);
 
   // Trampoline targets.
   int filter_network(lws* wsi);
@@ -219,6 +226,7 @@ class Server::Impl {
   static FileStamp stamp_of(const std::string& path);
   std::unordered_map<const ListenerState*, TlsState> tls_;
   std::chrono::steady_clock::time_point next_tls_watch_{};
+  std::string tls_setup_error_;
   std::vector<std::unique_ptr<lws_http_mount[]>> route_mounts_;
   TimerSlot tick_{{}, this};
   TimerSlot drain_deadline_{{}, this};
@@ -375,8 +383,8 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
     vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     vi.ssl_cert_filepath = spec.tls->certfile.c_str();
     vi.ssl_private_key_filepath = spec.tls->keyfile.c_str();
-    if (!spec.tls->cafile.empty()) {
-      vi.ssl_ca_filepath = spec.tls->cafile.c_str();
+    if (!spec.tls->cafile.empty() || !spec.tls->capath.empty()) {
+      if (!spec.tls->cafile.empty()) vi.ssl_ca_filepath = spec.tls->cafile.c_str();
       vi.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
       if (!spec.tls->require_certificate) vi.options |= LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
     }
@@ -388,6 +396,9 @@ protocol::Status Server::Impl::add_listener(ListenerState& l) {
     vi.alpn = "http/1.1";  // h2 would break the WebSocket upgrade
   }
   l.vhost = lws_create_vhost(loop_.context, &vi);
+  if (!l.vhost && !tls_setup_error_.empty()) {
+    return protocol::fail(l.label + ": " + std::exchange(tls_setup_error_, {}));
+  }
   if (l.vhost && spec.tls) {
     tls_[&l].cert = stamp_of(spec.tls->certfile);
     tls_[&l].key = stamp_of(spec.tls->keyfile);
@@ -428,6 +439,28 @@ void Server::Impl::destroy_context() {
   }
 }
 
+int Server::Impl::setup_ssl_ctx(lws_vhost* vh, void* ssl_ctx) {
+  auto* l = vh ? static_cast<ListenerState*>(lws_get_vhost_user(vh)) : nullptr;
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  if (!l || !ctx || !l->spec.tls) return 0;
+  tls_[l].ctx = ctx;
+  const TlsSpec& t = *l->spec.tls;
+  if (!t.capath.empty() && SSL_CTX_load_verify_locations(ctx, nullptr, t.capath.c_str()) != 1) {
+    tls_setup_error_ = "capath " + t.capath + ": " + openssl_error();
+    return 1;
+  }
+  if (!t.crlfile.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP* lookup = store ? X509_STORE_add_lookup(store, X509_LOOKUP_file()) : nullptr;
+    if (!lookup || X509_load_crl_file(lookup, t.crlfile.c_str(), X509_FILETYPE_PEM) <= 0) {
+      tls_setup_error_ = "crlfile " + t.crlfile + ": " + openssl_error();
+      return 1;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  return 0;
+}
+
 Server::Impl::FileStamp Server::Impl::stamp_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
@@ -437,12 +470,6 @@ Server::Impl::FileStamp Server::Impl::stamp_of(const std::string& path) {
 
 namespace {
 // Loads certificate chain + key into `ctx`; the caller validated them on a scratch context.
-std::string openssl_error() {
-  char buf[256] = "unknown error";
-  if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
 bool load_cert_and_key(SSL_CTX* ctx, const TlsSpec& t, std::string& why) {
   if (SSL_CTX_use_certificate_chain_file(ctx, t.certfile.c_str()) != 1) {
     why = "certfile " + t.certfile + ": " + openssl_error();
@@ -848,8 +875,7 @@ extern "C" int on_lws(lws* wsi, lws_callback_reasons why, void* user, void* in,
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: return impl_of(wsi).wake();
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
       // user = the vhost's SSL_CTX, in = the vhost: kept for certificate reloads.
-      impl_of(wsi).remember_ssl_ctx(static_cast<lws_vhost*>(in), user);
-      return 0;
+      return impl_of(wsi).setup_ssl_ctx(static_cast<lws_vhost*>(in), user);
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
       // len = OpenSSL preverify_ok; the dummy would accept a rogue certificate.
       return len ? 0 : 1;

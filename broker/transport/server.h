@@ -32,7 +32,9 @@ enum class CertIdentity { none, common_name, subject };
 struct TlsSpec {
   std::string certfile;
   std::string keyfile;
-  std::string cafile;  // CA for client certificates (optional)
+  std::string cafile;   // CA for client certificates (optional)
+  std::string capath;   // directory of CAs (c_rehash'ed) for client certificates (optional)
+  std::string crlfile;  // revoked client certificates (PEM CRL, optional)
   std::string ciphers;
   bool require_certificate = false;
   bool min_tls13 = false;  // else TLS 1.2 minimum (1.0/1.1 always off)

@@ -443,3 +443,49 @@ TEST_CASE("security: certificates reload when the files are replaced; open conne
   auto line = sub->wait_line_containing("after-renewal", 10s, false);
   CHECK(line.has_value());
 }
+
+TEST_CASE("security: crlfile: a revoked client certificate is refused") {
+  Certs certs("crl");
+  const auto [ok_crt, ok_key] = certs.client("fine", false);
+  const auto [bad_crt, bad_key] = certs.client("revoked", false);
+  const auto cnf = write_file(
+      certs.dir / "ca.cnf", "[ca]\ndefault_ca=d\n[d]\ndatabase=" + (certs.dir / "index").string() +
+                                "\ncrlnumber=" + (certs.dir / "crlnumber").string() +
+                                "\ndefault_md=sha256\ndefault_crl_days=2\n");
+  write_file(certs.dir / "index", "");
+  write_file(certs.dir / "crlnumber", "01\n");
+  const std::vector<std::string> ca_args = {
+      "-config", cnf, "-keyfile", (certs.dir / "ca.key").string(), "-cert", certs.ca()};
+  auto revoke = ca_args;
+  revoke.insert(revoke.begin(), {"openssl", "ca"});
+  revoke.insert(revoke.end(), {"-revoke", bad_crt});
+  REQUIRE_MESSAGE(run_command(revoke).exit_code == 0, run_command(revoke).err);
+  const auto crl = (certs.dir / "crl.pem").string();
+  auto gen = ca_args;
+  gen.insert(gen.begin(), {"openssl", "ca"});
+  gen.insert(gen.end(), {"-gencrl", "-out", crl});
+  REQUIRE(run_command(gen).exit_code == 0);
+
+  BrokerOptions o;
+  o.tcp = certs.tls_lines() + "cafile " + certs.ca() + "\ncrlfile " + crl +
+          "\nrequire_certificate true\n";
+  o.ws_listener = false;
+  BrokerProcess b(o);
+  REQUIRE(b.running());
+  auto tls_pub = [&](const std::string& crt, const std::string& key) {
+    return pub(b.tcp_port, "crl/t", "x", 1, 5,
+               {"--cafile", certs.ca(), "-h", "localhost", "--cert", crt, "--key", key});
+  };
+  CHECK(tls_pub(ok_crt, ok_key).exit_code == 0);
+  CHECK(tls_pub(bad_crt, bad_key).exit_code != 0);
+
+  // A CRL file that does not parse: the listener does not start.
+  const auto junk = write_file(certs.dir / "junk.pem", "not a CRL\n");
+  const auto conf =
+      write_file(certs.dir / "wisp.conf",
+                 "persistence false\nlistener " + std::to_string(free_port()) + " 127.0.0.1\n" +
+                     certs.tls_lines() + "cafile " + certs.ca() + "\ncrlfile " + junk + "\n");
+  auto r = run_command({wisp_binary(), "-c", conf}, 20s);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("crlfile " + junk) != std::string::npos, r.err);
+}
