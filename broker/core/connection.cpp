@@ -886,7 +886,7 @@ void Connection::Impl::on_closed() {
     log_line("disconnected", close_reason_.empty() ? "connection lost" : close_reason_);
   }
   detach(will_on_close_);
-  out_.clear();
+  out_.release();
   ctrl_.clear();
   queued_bytes_ = 0;
   broker_.connections_.erase(this);
@@ -1087,7 +1087,12 @@ std::size_t Connection::Impl::fill_output(std::span<std::uint8_t> out) {
     }
   }
   if (out_.empty()) {
-    ctrl_.clear();
+    out_.release();
+    if (ctrl_.capacity() > 4096) {
+      std::vector<std::uint8_t>().swap(ctrl_);
+    } else {
+      ctrl_.clear();
+    }
     ctrl_read_ = 0;
   } else if (ctrl_read_ > 65536 && ctrl_read_ * 2 > ctrl_.size()) {
     ctrl_.erase(ctrl_.begin(), ctrl_.begin() + static_cast<std::ptrdiff_t>(ctrl_read_));

@@ -111,6 +111,24 @@ struct OutItem {
   std::vector<std::uint32_t> sub_ids;
 };
 
+// The output queue. std::deque allocates a 512-byte block and its map on construction; an idle
+// connection should not pay that, so the deque exists only while items are queued.
+class OutQueue {
+ public:
+  bool empty() const noexcept { return !q_ || q_->empty(); }
+  OutItem& front() noexcept { return q_->front(); }
+  void push_back(OutItem&& item) {
+    if (!q_) q_ = std::make_unique<std::deque<OutItem>>();
+    q_->push_back(std::move(item));
+  }
+  void pop_front() noexcept { q_->pop_front(); }
+  // Frees the block: called when the queue has drained.
+  void release() noexcept { q_.reset(); }
+
+ private:
+  std::unique_ptr<std::deque<OutItem>> q_;
+};
+
 // What a CONNECT asked for, owned: kept while an enhanced authentication exchange runs.
 struct PendingConnect {
   std::string client_id;
@@ -219,7 +237,7 @@ class Connection::Impl {
   std::shared_ptr<Impl*> alive_;  // weak handles for deferred callbacks
 
   // Output queue.
-  std::deque<OutItem> out_;
+  OutQueue out_;
   std::vector<std::uint8_t> ctrl_;
   std::size_t ctrl_read_ = 0;
   std::size_t queued_bytes_ = 0;
