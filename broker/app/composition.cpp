@@ -95,7 +95,7 @@ protocol::Result<std::unique_ptr<storage::SqlitePersistence>, protocol::Error> o
   o.path = storage::database_path(cfg.persistence_location, cfg.persistence_file);
   o.sync =
       cfg.persistence_sync == PersistenceSync::full ? storage::Sync::full : storage::Sync::normal;
-  o.recover_damaged = true;
+  o.recover_damaged = cfg.persistence_recover;
   o.on_error = [](const std::string& e) { spdlog::error("storage: {}", e); };
   auto p = storage::SqlitePersistence::open(std::move(o));
   if (!p) return protocol::unexpected(p.error());

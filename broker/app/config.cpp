@@ -994,6 +994,16 @@ const std::vector<KeySpec>& key_table() {
          return true;
        },
        true},
+      {"persistence_recover", Scope::global, "`true` \\| `false`", "`false`",
+       "What to do with a damaged database: `false` refuses to start and names the file; `true` "
+       "moves it aside (`wisp.db.damaged-<UTC time>`) and starts empty.",
+       [](Parser& p, const Line& l) {
+         auto v = p.get_bool(l);
+         if (!v) return false;
+         p.cfg.persistence_recover = *v;
+         return true;
+       },
+       true},
       {"autosave_interval", Scope::global, "`SECONDS`", "-",
        "Accepted with a warning and ignored: Wisp commits to its database continuously.",
        [](Parser& p, const Line& l) {

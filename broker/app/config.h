@@ -76,6 +76,7 @@ struct Config {
   std::string persistence_location = "./wisp-data";
   std::string persistence_file = "wisp.db";
   PersistenceSync persistence_sync = PersistenceSync::normal;
+  bool persistence_recover = false;  // damaged database: move aside and start empty
 
   bool per_listener_settings = false;
   std::string password_file;

@@ -291,6 +291,9 @@ TEST_CASE("persistence keys") {
   CHECK(c.warnings.empty());
   CHECK(parse_ok(dir, "persistence_sync normal\n").persistence_sync == PersistenceSync::normal);
   CHECK(parse_ok(dir, "").persistence_sync == PersistenceSync::normal);
+  CHECK_FALSE(parse_ok(dir, "").persistence_recover);  // damaged file: refuse to start
+  CHECK(parse_ok(dir, "persistence_recover true\n").persistence_recover);
+  CHECK(parse_error(dir, "persistence_recover yes\n").rfind("wisp.conf:1: ", 0) == 0);
 
   CHECK(parse_error(dir, "persistence_sync fast\n") ==
         "wisp.conf:1: 'persistence_sync' must be normal or full, not 'fast'");

@@ -481,3 +481,39 @@ TEST_CASE("wisp retained clear empties a filter in a stopped broker's database" 
   // other/x delivery, any sensors/ message would have arrived.
   CHECK(topics == std::vector<std::string>{"other/x"});
 }
+
+#if WISP_PERSISTENCE_WIRED
+// A damaged database is never silently replaced: the broker refuses to start and names the
+// file; `persistence_recover true` moves it aside and starts empty.
+TEST_CASE("a damaged database stops the broker unless persistence_recover is set") {
+  Dir dir;
+  const auto data = dir.path / "data";
+  std::filesystem::create_directories(data);
+  std::ofstream(data / "wisp.db") << std::string(16384, 'x');  // not an SQLite file
+  const auto conf = [&](bool recover) {
+    const auto path = dir.path / "wisp.conf";
+    std::ofstream(path) << "allow_anonymous true\n"
+                        << "persistence true\n"
+                        << (recover ? "persistence_recover true\n" : "") << "persistence_location "
+                        << data.string() << "\n"
+                        << "listener " << free_port() << " 127.0.0.1\n";
+    return path.string();
+  };
+
+  const CommandResult refused = run_command({WISP_BINARY, "-c", conf(false)});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find((data / "wisp.db").string()) != std::string::npos);
+  CHECK(refused.err.find("persistence_recover") != std::string::npos);
+  CHECK(std::filesystem::file_size(data / "wisp.db") == 16384);  // left untouched
+
+  Process recovered({WISP_BINARY, "-c", conf(true)});
+  CHECK(recovered.wait_line_containing("wisp ready", std::chrono::seconds(20), true));
+  bool moved_aside = false;
+  for (const auto& e : std::filesystem::directory_iterator(data)) {
+    moved_aside |= e.path().filename().string().rfind("wisp.db.damaged-", 0) == 0;
+  }
+  CHECK(moved_aside);
+  recovered.signal(SIGTERM);
+  CHECK(recovered.wait_exit(std::chrono::seconds(10)) == 0);
+}
+#endif
