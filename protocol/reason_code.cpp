@@ -17,6 +17,47 @@ ConnackV311 to_connack_v311(ReasonCode r) noexcept {
   }
 }
 
+ReasonCode disconnect_for(ReasonCode r) noexcept {
+  switch (r) {
+    case ReasonCode::normal_disconnection:
+    case ReasonCode::disconnect_with_will_message:
+    case ReasonCode::unspecified_error:
+    case ReasonCode::malformed_packet:
+    case ReasonCode::protocol_error:
+    case ReasonCode::implementation_specific_error:
+    case ReasonCode::not_authorized:
+    case ReasonCode::server_busy:
+    case ReasonCode::server_shutting_down:
+    case ReasonCode::keep_alive_timeout:
+    case ReasonCode::session_taken_over:
+    case ReasonCode::topic_filter_invalid:
+    case ReasonCode::topic_name_invalid:
+    case ReasonCode::receive_maximum_exceeded:
+    case ReasonCode::topic_alias_invalid:
+    case ReasonCode::packet_too_large:
+    case ReasonCode::message_rate_too_high:
+    case ReasonCode::quota_exceeded:
+    case ReasonCode::administrative_action:
+    case ReasonCode::payload_format_invalid:
+    case ReasonCode::retain_not_supported:
+    case ReasonCode::qos_not_supported:
+    case ReasonCode::use_another_server:
+    case ReasonCode::server_moved:
+    case ReasonCode::shared_subscriptions_not_supported:
+    case ReasonCode::connection_rate_exceeded:
+    case ReasonCode::maximum_connect_time:
+    case ReasonCode::subscription_identifiers_not_supported:
+    case ReasonCode::wildcard_subscriptions_not_supported: return r;
+    case ReasonCode::unsupported_protocol_version:
+    case ReasonCode::client_identifier_not_valid:
+    case ReasonCode::bad_user_name_or_password:
+    case ReasonCode::server_unavailable:
+    case ReasonCode::banned:
+    case ReasonCode::bad_authentication_method: return ReasonCode::not_authorized;
+    default: return ReasonCode::unspecified_error;
+  }
+}
+
 ReasonCode from_connack_v311(ConnackV311 r) noexcept {
   switch (r) {
     case ConnackV311::accepted: return ReasonCode::success;

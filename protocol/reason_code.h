@@ -73,6 +73,11 @@ enum class ConnackV311 : std::uint8_t {
 ConnackV311 to_connack_v311(ReasonCode r) noexcept;
 ReasonCode from_connack_v311(ConnackV311 r) noexcept;
 
+// The reason a server-sent v5 DISCONNECT carries for `r` [MQTT-3.14.2.1]: `r` itself where
+// DISCONNECT allows it; CONNACK-only authentication codes (0x84-0x86, 0x88, 0x8A, 0x8C) become
+// not_authorized (0x87); anything else outside the list becomes unspecified_error (0x80).
+ReasonCode disconnect_for(ReasonCode r) noexcept;
+
 // Short spec name, e.g. "packet too large"; for logs and reason strings.
 const char* to_string(ReasonCode r) noexcept;
 

@@ -840,7 +840,7 @@ void Connection::Impl::fail(ReasonCode reason, std::string_view detail) {
     }
   } else if (state_ == State::connected && version_ == ProtocolVersion::v5) {
     protocol::Disconnect d;
-    d.reason = reason;
+    d.reason = protocol::disconnect_for(reason);  // e.g. a failed re-auth's 0x86 -> 0x87
     if (!detail.empty()) d.properties.reason_string = detail;
     send(d);
   }
@@ -856,7 +856,7 @@ void Connection::Impl::server_disconnect(ReasonCode reason, std::string_view det
   will_on_close_ = will_on_close_ && abnormal;
   if (state_ == State::connected && version_ == ProtocolVersion::v5) {
     protocol::Disconnect d;
-    d.reason = reason;
+    d.reason = protocol::disconnect_for(reason);
     send(d);
   }
   close_reason_ = detail;

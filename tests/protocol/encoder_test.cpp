@@ -160,3 +160,30 @@ TEST_CASE("every reason code has a name") {
     CHECK_MESSAGE(known == defined, i);
   }
 }
+
+// [MQTT-3.14.2.1] A server DISCONNECT only carries codes from its own list; CONNACK-only
+// authentication failures become 0x87, everything else outside the list 0x80.
+TEST_CASE("disconnect_for keeps DISCONNECT codes and maps the others") {
+  using protocol::disconnect_for;
+  using protocol::ReasonCode;
+  CHECK(disconnect_for(ReasonCode::normal_disconnection) == ReasonCode::normal_disconnection);
+  CHECK(disconnect_for(ReasonCode::session_taken_over) == ReasonCode::session_taken_over);
+  CHECK(disconnect_for(ReasonCode::receive_maximum_exceeded) ==
+        ReasonCode::receive_maximum_exceeded);
+  CHECK(disconnect_for(ReasonCode::maximum_connect_time) == ReasonCode::maximum_connect_time);
+  CHECK(disconnect_for(ReasonCode::bad_user_name_or_password) == ReasonCode::not_authorized);
+  CHECK(disconnect_for(ReasonCode::bad_authentication_method) == ReasonCode::not_authorized);
+  CHECK(disconnect_for(ReasonCode::client_identifier_not_valid) == ReasonCode::not_authorized);
+  CHECK(disconnect_for(ReasonCode::packet_identifier_in_use) == ReasonCode::unspecified_error);
+  CHECK(disconnect_for(ReasonCode::no_matching_subscribers) == ReasonCode::unspecified_error);
+  // Every code it returns decodes in a DISCONNECT.
+  for (int v = 0; v < 256; ++v) {
+    const auto out = disconnect_for(static_cast<ReasonCode>(v));
+    const auto bytes =
+        protocol::encode_to_vector(protocol::Disconnect{out, {}}, protocol::ProtocolVersion::v5);
+    protocol::Decoder d;
+    d.set_version(protocol::ProtocolVersion::v5);
+    protocol::ByteSpan in(bytes);
+    CHECK(std::holds_alternative<protocol::Packet>(d.next(in)));
+  }
+}

@@ -468,12 +468,9 @@ TEST_CASE("engine SCRAM re-authentication: AUTH 0x19, challenge, AUTH 0x00; fail
 }
 
 // [MQTT-3.14.2.1] DISCONNECT has its own reason code list: 0x86 (a wrong SCRAM proof at CONNECT)
-// is not in it, so after a failed re-authentication the client should get 0x87. The engine
-// (broker/core/connection.cpp, on_auth_step -> fail) currently sends the authenticator's
-// CONNECT reason unchanged, which a strict client decoder rejects; kept as may_fail until the
-// engine maps it.
-TEST_CASE("engine SCRAM re-authentication with a wrong proof: DISCONNECT 0x87" *
-          doctest::may_fail()) {
+// is not in it, so after a failed re-authentication the client gets 0x87 (protocol's
+// disconnect_for() maps it).
+TEST_CASE("engine SCRAM re-authentication with a wrong proof: DISCONNECT 0x87") {
   Setup s;
   auto c = s.client();
   REQUIRE(scram_connect(*c, "SCRAM-SHA-256", tls::ScramHash::sha256, "dev1", "pw1").reason ==
