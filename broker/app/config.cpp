@@ -921,8 +921,9 @@ const std::vector<KeySpec>& key_table() {
          p.cfg.broker.sys_interval = std::chrono::seconds{*v};
          return true;
        }},
-      {"set_tcp_nodelay", Scope::global, "`true` \\| `false`", "`false`",
-       "Set TCP_NODELAY on client sockets.",
+      {"set_tcp_nodelay", Scope::global, "`true` \\| `false`", "always on",
+       "Accepted for compatibility: Wisp always sets TCP_NODELAY, because its writes are already "
+       "coalesced and Nagle only adds latency (40 ms per QoS 1 round trip).",
        [](Parser& p, const Line& l) { return set_bool(p, l, p.cfg.set_tcp_nodelay); }},
       {"connect_timeout", Scope::global, "`SECONDS` (1-3600)", "`10`",
        "A connection that has not sent CONNECT by then is closed.",
@@ -1058,7 +1059,9 @@ const std::vector<KeySpec>& key_table() {
       {"log_type", Scope::global,
        "`error` `warning` `notice` `information` `subscribe` `unsubscribe` `websockets` "
        "`debug` `all` `none`",
-       "error, warning, notice, information", "Which messages are logged; lines add up.",
+       "error, warning, notice, information",
+       "Which messages are logged; lines add up. `debug` or `all` turn on debug logging (like "
+       "`-v`); otherwise Wisp logs errors, warnings, notices and information.",
        [](Parser& p, const Line& l) {
          if (l.args.empty()) return p.fail(l.where, "'log_type' needs a value");
          static constexpr std::string_view kTypes[] = {

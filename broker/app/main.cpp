@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
   Config cfg = std::move(loaded.value());
   if (config_path.empty()) serve_demo_page(cfg);
   if (port != 0) apply_port(cfg, static_cast<std::uint16_t>(port));
+  // `log_type debug` / `all` in the file mean the same as -v.
+  for (const auto& t : cfg.log_type) cfg.verbose = cfg.verbose || t == "debug" || t == "all";
   if (verbose) cfg.verbose = true;
 
   if (test_config) {
