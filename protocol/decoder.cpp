@@ -216,7 +216,8 @@ void read_one_property(Reader& r, PropertyId id, Properties& p) {
     case P::topic_alias_maximum: p.topic_alias_maximum = r.u16(); return;
     case P::topic_alias:
       p.topic_alias = r.u16();
-      if (r.ok() && *p.topic_alias == 0) r.fail(kProtocol, "topic alias 0");  // [MQTT-3.3.2-8]
+      // [MQTT-3.3.2-8] alias 0 is a protocol error answered with 0x94 (section 3.3.2.3.4).
+      if (r.ok() && *p.topic_alias == 0) r.fail(ReasonCode::topic_alias_invalid, "topic alias 0");
       return;
     case P::maximum_qos: read_flag(r, p.maximum_qos, "maximum QoS not 0 or 1"); return;
     case P::retain_available:

@@ -151,12 +151,6 @@ void Connection::Impl::on_decode_error(const protocol::DecodeError& e) {
     version_ = level == 5 ? ProtocolVersion::v5 : ProtocolVersion::v311;
     in_connect_ = true;
   }
-  // Topic Alias 0 [MQTT-3.3.2-8]: the codec calls it a protocol error; clients and test
-  // suites (paho client_test5) expect 0x94 Topic Alias invalid, as Mosquitto sends.
-  if (std::string_view(e.detail) == "topic alias 0") {
-    fail(ReasonCode::topic_alias_invalid, e.detail);
-    return;
-  }
   fail(e.reason, e.detail);
 }
 
