@@ -29,7 +29,7 @@ class TcpClient {
  public:
   TcpClient() = default;
   explicit TcpClient(int fd) : fd_(fd) {}
-  TcpClient(TcpClient&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  TcpClient(TcpClient&& o) noexcept : pending(std::move(o.pending)), fd_(o.fd_) { o.fd_ = -1; }
   TcpClient& operator=(TcpClient&& o) noexcept;
   ~TcpClient();
 
