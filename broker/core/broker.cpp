@@ -98,7 +98,19 @@ ClientIdentity Broker::Impl::identity(const Session& s) const {
 
 bool Broker::Impl::authorized(const Session& s, std::string_view topic, Access access) {
   if (authorizer_ == nullptr) return true;
-  return authorizer_->allowed(identity(s), topic, access);
+  if (authorizer_->allowed(identity(s), topic, access)) return true;
+  const char* what = "read";
+  switch (access) {
+    case Access::write: ++stats_.publish_denied, what = "publish"; break;
+    case Access::subscribe: ++stats_.subscribe_denied, what = "subscribe"; break;
+    case Access::read: ++stats_.read_denied; break;
+  }
+  if (logger_ != nullptr) {
+    std::string line = "Denied ";
+    line.append(what).append(" of '").append(topic).append("' to ").append(s.client_id);
+    log(LogLevel::debug, line);
+  }
+  return false;
 }
 
 // ---- routing ------------------------------------------------------------------------------
@@ -598,6 +610,9 @@ void Broker::Impl::publish_sys() {
   pub("publish/messages/received", num(stats_.messages_received));
   pub("publish/messages/sent", num(stats_.messages_sent));
   pub("publish/messages/dropped", num(stats_.publish_dropped));
+  pub("publish/messages/denied", num(stats_.publish_denied));
+  pub("subscriptions/denied", num(stats_.subscribe_denied));
+  pub("messages/read_denied", num(stats_.read_denied));
   pub("bytes/received", num(stats_.bytes_received));
   pub("bytes/sent", num(stats_.bytes_sent));
   pub("load/bytes/received", num(stats_.bytes_received));

@@ -23,6 +23,9 @@ struct BrokerStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   std::uint64_t publish_dropped = 0;
+  std::uint64_t publish_denied = 0;    // writes refused by the Authorizer
+  std::uint64_t subscribe_denied = 0;  // subscriptions refused by the Authorizer
+  std::uint64_t read_denied = 0;       // deliveries (live or retained) refused by the Authorizer
   std::uint64_t retained_count = 0;
   std::uint64_t subscriptions_count = 0;
 };

@@ -1048,6 +1048,10 @@ TEST_CASE("authorize: subscribe, publish and read checks") {
   auto got = s5->publishes();
   REQUIRE(got.size() == 1);
   CHECK(got[0].topic == "open");
+  // Every refusal is counted for $SYS (publish/messages/denied, subscriptions/denied, ...).
+  CHECK(f.broker.stats().subscribe_denied == 2);
+  CHECK(f.broker.stats().publish_denied == 2);
+  CHECK(f.broker.stats().read_denied == 1);  // "hidden" to the '#' subscriber
 }
 
 TEST_CASE("bridge: protocol level | 0x80 gets no-local and retain-as-published") {
