@@ -1,5 +1,8 @@
-// Level-by-level topic matching without allocation.
+// Topic matching for authorization: the codec's matcher and filter check, plus
+// filter-covers-filter (level by level, without allocation) for strict subscribe checks.
 #include "broker/security/topic_match.h"
+
+#include "protocol/topic.h"
 
 namespace broker::security {
 namespace {
@@ -31,18 +34,8 @@ class Levels {
 }  // namespace
 
 bool filter_matches(std::string_view filter, std::string_view name) noexcept {
-  if (filter.empty() || name.empty()) return false;
-  if (name.front() == '$' && (filter.front() == '+' || filter.front() == '#')) return false;
-  Levels f(filter);
-  Levels n(name);
-  while (!f.done()) {
-    const std::string_view fl = f.next();
-    if (fl == "#") return f.done();  // matches the parent level and everything below
-    if (n.done()) return false;      // name ended; only "#" (handled above) matches nothing more
-    const std::string_view nl = n.next();
-    if (fl != "+" && fl != nl) return false;
-  }
-  return n.done();
+  // The codec's matcher, so ACLs and routing can never disagree on what a filter matches.
+  return !filter.empty() && !name.empty() && protocol::topic_matches(filter, name);
 }
 
 bool filter_covers(std::string_view outer, std::string_view inner) noexcept {
@@ -64,16 +57,7 @@ bool filter_covers(std::string_view outer, std::string_view inner) noexcept {
   return i.done();
 }
 
-bool filter_valid(std::string_view filter) noexcept {
-  if (filter.empty() || filter.find('\0') != std::string_view::npos) return false;
-  Levels l(filter);
-  while (!l.done()) {
-    const std::string_view level = l.next();
-    if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
-    if (level == "#" && !l.done()) return false;
-  }
-  return true;
-}
+bool filter_valid(std::string_view filter) noexcept { return protocol::valid_topic_filter(filter); }
 
 std::string_view strip_share(std::string_view filter) noexcept {
   constexpr std::string_view kShare = "$share/";
